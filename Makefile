@@ -1,0 +1,41 @@
+# One command runs the product, one runs its tests. Needs Python 3.11 and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint format sandbox-image sandbox-base clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_quizbank
+	$(PY) manage.py serve
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# The offline base (Debian packages, no registry), then the image on top of it.
+sandbox-base:
+	bash sandbox/build_base.sh
+
+sandbox-image: $(STAMP) sandbox-base
+	$(PY) -m sandbox build-image
+
+clean:
+	rm -rf $(VENV) var

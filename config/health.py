@@ -1,0 +1,53 @@
+"""/healthz: the state of the database, the broker and the sandbox backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True, "engine": connection.vendor}
+    except Exception as exc:  # any failure is a state to report, not a crash
+        return {"ok": False, "engine": connection.vendor, "error": str(exc)[:300]}
+
+
+def _check_broker() -> dict[str, Any]:
+    from config.celery_app import app
+
+    url = settings.CELERY_BROKER_URL
+    transport = url.split("://", 1)[0]
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True, "transport": transport}
+    except Exception as exc:
+        return {"ok": False, "transport": transport, "error": str(exc)[:300]}
+
+
+def _check_sandbox() -> dict[str, Any]:
+    from sandbox import backend_status
+
+    return backend_status(preference=settings.SANDBOX_BACKEND, image=settings.SANDBOX_IMAGE or None)
+
+
+@never_cache
+def healthz(request):
+    database = _check_database()
+    body = {
+        "database": database,
+        "broker": _check_broker(),
+        "sandbox": _check_sandbox(),
+    }
+    # The web side is usable when its database answers; a missing broker or sandbox
+    # only stops grading, and the body says so.
+    body["ok"] = database["ok"]
+    return JsonResponse(body, status=200 if database["ok"] else 503)

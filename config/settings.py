@@ -1,0 +1,184 @@
+"""Settings, every one read from the environment with a safe local default.
+
+| variable | default | meaning |
+|---|---|---|
+| DJANGO_DEBUG | 1 | 0 in production: secure cookies, HSTS, no debug pages |
+| DJANGO_SECRET_KEY | generated once into var/secret_key | required when DJANGO_DEBUG=0 |
+| DJANGO_ALLOWED_HOSTS | 127.0.0.1,localhost | comma separated |
+| DJANGO_CSRF_TRUSTED_ORIGINS | (none) | comma separated, e.g. https://prep.example.org |
+| DATABASE_URL | sqlite:///var/db.sqlite3 | e.g. postgres://user@127.0.0.1:5432/resnet |
+| CELERY_BROKER_URL | filesystem:// (folders under var/broker) | e.g. redis://127.0.0.1:6379/0 |
+| VAR_DIR | var/ beside manage.py | where the embedded database, broker and keys live |
+| SANDBOX_BACKEND | auto | auto, docker, bwrap or none |
+| SANDBOX_IMAGE | resnet-sandbox:<hash of the recipe> | the Docker image jobs run in |
+| SANDBOX_GPUS | none | none, all, or device ids such as 0,1 |
+| SANDBOX_WALL_S / SANDBOX_MEMORY_MB / SANDBOX_PIDS / SANDBOX_CPUS | 20 / 1024 / 64 / 1 | per-job limits |
+| SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |
+| GRADING_GPU | 0 | 1 sends GPU exercises to the grade.gpu queue's workers |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _local_secret_key() -> str:
+    """A key made once per checkout, so sessions survive restarts without a shared default."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (_local_secret_key() if DEBUG else "")
+if not SECRET_KEY:
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "quizbank",
+    "grading",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web and worker write to one file: wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True  # stored in UTC, shown in the learner's zone
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Celery -------------------------------------------------------------------------
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport: one folder both ways, so any process on this host
+    # that shares var/ is a producer and a consumer of the same queues.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A task unacknowledged for this long is handed to another worker; it must exceed
+    # the hard time limit, or a slow grading would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# --- Sandbox and grading ------------------------------------------------------------
+SANDBOX_BACKEND = os.environ.get("SANDBOX_BACKEND", "auto")
+SANDBOX_IMAGE = os.environ.get("SANDBOX_IMAGE", "")  # empty: the tag of sandbox/Dockerfile
+SANDBOX_GPUS = os.environ.get("SANDBOX_GPUS", "none")
+SANDBOX_WALL_S = float(os.environ.get("SANDBOX_WALL_S", "20"))
+SANDBOX_MEMORY_MB = int(os.environ.get("SANDBOX_MEMORY_MB", "1024"))
+SANDBOX_PIDS = int(os.environ.get("SANDBOX_PIDS", "64"))
+SANDBOX_CPUS = float(os.environ.get("SANDBOX_CPUS", "1"))
+SANDBOX_OUTPUT_KB = int(os.environ.get("SANDBOX_OUTPUT_KB", "64"))
+SANDBOX_TMPFS_MB = int(os.environ.get("SANDBOX_TMPFS_MB", "64"))
+GRADING_GPU = env_bool("GRADING_GPU", False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

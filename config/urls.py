@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("quizbank.account_urls")),
+    path("", include("grading.urls")),
+    path("", include("quizbank.urls")),
+]

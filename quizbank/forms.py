@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class SignUpForm(UserCreationForm):
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial="UTC",
+        help_text="Your review days start at midnight in this zone. You can change it later.",
+    )
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(choices=time_zone_choices)

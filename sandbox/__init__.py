@@ -1,0 +1,40 @@
+"""Runs untrusted code with hard limits and gives back raw results.
+
+A plain library: nothing here imports Django or the project's apps. Public API:
+
+- `run(job, limits, backend=...) -> RunResult`
+- `select_backend(preference) -> Backend` (raises SandboxUnavailable with how to fix it)
+- `backend_status(preference, image) -> dict` (for /healthz)
+"""
+
+from __future__ import annotations
+
+from sandbox.types import Job, Limits, RunResult, SandboxUnavailable, Status
+
+__all__ = [
+    "Job",
+    "Limits",
+    "RunResult",
+    "SandboxUnavailable",
+    "Status",
+    "backend_status",
+    "run",
+    "select_backend",
+]
+
+
+def select_backend(preference: str = "auto", *, image: str | None = None):  # -> Backend
+    from sandbox.backends import select_backend as _select
+
+    return _select(preference, image=image)
+
+
+def run(job: Job, limits: Limits | None = None, *, backend: str = "auto",
+        image: str | None = None) -> RunResult:  # fmt: skip
+    return select_backend(backend, image=image).run(job, limits or Limits())
+
+
+def backend_status(*, preference: str = "auto", image: str | None = None) -> dict[str, object]:
+    from sandbox.backends import backend_status as _status
+
+    return _status(preference, image=image)

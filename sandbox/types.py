@@ -1,0 +1,79 @@
+"""The sandbox's public data types. Plain dataclasses: no Django, no docker import."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(enum.StrEnum):
+    """Every way a run can end. Only SANDBOX_ERROR is our fault, never the candidate's."""
+
+    OK = "ok"
+    RUNTIME_ERROR = "runtime_error"  # non-zero exit or killed by a signal
+    TIMEOUT = "timeout"  # wall-clock limit, enforced from outside
+    MEMORY_LIMIT = "memory_limit"  # the memory cgroup / rlimit killed it
+    OUTPUT_LIMIT = "output_limit"  # stdout or stderr went past its cap
+    SANDBOX_ERROR = "sandbox_error"  # the backend failed: retry, do not blame the code
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Hard limits for one job. Defaults are the issue's: 20 s, 1 GiB, 64 pids, 1 CPU."""
+
+    wall_s: float = 20.0
+    memory_mb: int = 1024
+    pids: int = 64
+    cpus: float = 1.0
+    output_bytes: int = 64 * 1024  # per stream
+    tmpfs_mb: int = 64
+    gpus: str = "none"  # "none", "all", or device ids "0,1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """Files laid out in the job's writable working folder, and the command to run there.
+
+    `files` maps relative paths to bytes. `command` is an argv list; "python" names the
+    sandbox's interpreter.
+    """
+
+    files: dict[str, bytes]
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    """What came back: raw data only. Nothing in here is trusted beyond being bytes."""
+
+    status: Status
+    exit_code: int | None
+    signal: int | None
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    wall_s: float
+    backend: str
+    image: str | None = None
+    detail: str = ""  # our own diagnostics (e.g. why a sandbox_error happened)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": str(self.status),
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+            "stdout_truncated": self.stdout_truncated,
+            "stderr_truncated": self.stderr_truncated,
+            "wall_s": round(self.wall_s, 3),
+            "backend": self.backend,
+            "image": self.image,
+            "detail": self.detail,
+        }
+
+
+class SandboxUnavailable(RuntimeError):
+    """No backend can run jobs on this host; the message says how to enable one."""

@@ -1,0 +1,118 @@
+"""Shared fixtures, and the rule for tests that need real services.
+
+A test that needs Docker, Postgres, Redis, bubblewrap or Chromium asks for the fixture
+of that service. Where the service is missing the test is skipped with a reason naming
+it; with REQUIRE_SERVICES=1 (CI) the same absence fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "var" / "test-artifacts"
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip (or, under REQUIRE_SERVICES=1, fail) when a needed service is missing."""
+    if condition:
+        return
+    message = f"needs {what}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (REQUIRE_SERVICES=1 turns this skip into a failure)")
+    pytest.skip(message)
+
+
+def _docker_client():
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        client.ping()
+        return client
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    client = _docker_client()
+    require(client is not None, "a running Docker engine (start dockerd)")
+    return client
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client) -> str:
+    from sandbox.image import image_tag
+
+    tag = image_tag()
+    try:
+        docker_client.images.get(tag)
+        present = True
+    except Exception:
+        present = False
+    require(present, f"the sandbox image {tag} (run: make sandbox-image)")
+    return tag
+
+
+@pytest.fixture(scope="session")
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    require(path is not None, "bubblewrap (apt-get install bubblewrap)")
+    return path
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    return url if url.startswith("redis://") else None
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = _redis_url()
+    require(url is not None, "a Redis broker (set CELERY_BROKER_URL=redis://...)")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        ok = True
+    except Exception:
+        ok = False
+    require(ok, f"the Redis broker at {url} to answer")
+    return url
+
+
+@pytest.fixture
+def postgres(django_db_blocker):
+    from django.db import connection
+
+    require(
+        connection.vendor == "postgresql",
+        "Postgres (set DATABASE_URL=postgres://...; this run uses " + connection.vendor + ")",
+    )
+    return connection
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(path is not None, "Debian's chromium on PATH (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
