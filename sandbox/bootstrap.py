@@ -1,0 +1,74 @@
+"""The first program that runs inside a sandbox, and the payload it reads.
+
+A read-only root and a tmpfs mounted only at start leave stdin as the one way in: the
+bootstrap reads the job's files from stdin (a count, then name and content of each, all
+length-prefixed: no tar, whose safe extraction the image's Python 3.11.2 lacks), writes them into the
+job's folder on the tmpfs, points stdin at /dev/null, says it is ready on stderr, and
+execs the job's command. The ready marker is how the outside tells "our setup failed"
+(sandbox_error) from "the candidate's code failed": code that runs after the exec cannot
+unsay it, and nothing the job writes comes before it.
+"""
+
+from __future__ import annotations
+
+import json
+
+READY = b"\x00sandbox-ready\x00"
+JOB_DIR = "/tmp/job"
+SETUP_FAILED_EXIT = 121
+
+# Run as `python3 -I -c BOOTSTRAP ARGV_JSON` (-I: no user site, no PYTHON* variables).
+BOOTSTRAP = f"""
+import json, os, sys
+try:
+    src = sys.stdin.buffer
+    def take(size):
+        chunks, got = [], 0
+        while got < size:
+            chunk = src.read(min(size - got, 1 << 20))
+            if not chunk:
+                raise EOFError("payload cut short")
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    os.makedirs({JOB_DIR!r}, exist_ok=True)
+    for _ in range(int.from_bytes(take(4), "big")):
+        name = take(int.from_bytes(take(4), "big")).decode()
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts or "" in parts:
+            raise ValueError("bad file name %r" % name)
+        path = os.path.join({JOB_DIR!r}, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(take(int.from_bytes(take(8), "big")))
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.chdir({JOB_DIR!r})
+    argv = json.loads(sys.argv[1])
+    sys.stderr.buffer.write({READY!r})
+    sys.stderr.buffer.flush()
+except BaseException as exc:
+    sys.stderr.write("sandbox setup failed: %r\\n" % (exc,))
+    sys.stderr.flush()
+    os._exit({SETUP_FAILED_EXIT})
+try:
+    os.execvp(argv[0], argv)
+except OSError as exc:
+    sys.stderr.write("cannot run %s: %s\\n" % (argv[0], exc.strerror))
+    sys.stderr.flush()
+    os._exit(127)
+"""
+
+
+def pack_files(files: dict[str, bytes]) -> bytes:
+    """The job's files in the length-prefixed form BOOTSTRAP reads."""
+    parts = [len(files).to_bytes(4, "big")]
+    for name, data in sorted(files.items()):
+        encoded = name.encode()
+        parts += [len(encoded).to_bytes(4, "big"), encoded, len(data).to_bytes(8, "big"), data]
+    return b"".join(parts)
+
+
+def bootstrap_argv(python: str, command: list[str]) -> list[str]:
+    return [python, "-I", "-c", BOOTSTRAP, json.dumps(command)]

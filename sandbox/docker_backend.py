@@ -1,0 +1,249 @@
+"""The production backend: one fresh, locked-down Docker container per job.
+
+The container is created with stdin open and attached before it starts, so the job's
+files go in through stdin (the root is read-only and the tmpfs exists only once the
+container runs). Output is read from the same attach stream by a thread that stops
+collecting at the cap. The wall clock is kept here, outside the box, and the container
+is removed in a finally block whatever happened.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import uuid
+from typing import Any
+
+from sandbox.bootstrap import bootstrap_argv, pack_files
+from sandbox.capture import JobOutput
+from sandbox.envs import job_environment
+from sandbox.types import Job, Limits, RunResult, Status
+
+LABEL = "resnet-sandbox.job"
+PYTHON = "python3"  # the image's interpreter, on its PATH
+WORKDIR = "/tmp"
+# Seconds to wait for a killed container to be reported as exited before giving up on it.
+KILL_GRACE_S = 10.0
+
+
+def _device_requests(spec: str) -> list[Any]:
+    import docker.types
+
+    spec = (spec or "none").strip().lower()
+    if spec in ("", "none"):
+        return []
+    if spec == "all":
+        return [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+    ids = [part.strip() for part in spec.split(",") if part.strip()]
+    return [docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+
+
+def _raw_socket(attached: Any) -> socket.socket:
+    # docker's attach_socket hands back a SocketIO around the hijacked connection.
+    return getattr(attached, "_sock", attached)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _pump_frames(sock: socket.socket, output: JobOutput, finished: threading.Event) -> None:
+    """Demultiplex the attach stream (8-byte header per frame) into the capped streams."""
+    try:
+        while not output.over_cap.is_set():
+            header = _read_exactly(sock, 8)
+            if header is None:
+                break
+            kind, size = struct.unpack(">BxxxL", header)
+            remaining = size
+            while remaining:
+                chunk = sock.recv(min(remaining, 1 << 16))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                if kind == 1:
+                    output.feed_stdout(chunk)
+                elif kind == 2:
+                    output.feed_stderr(chunk)
+    except OSError:
+        pass  # the socket is closed under us when the container is killed
+    finally:
+        finished.set()
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, *, client: Any, image: str) -> None:
+        self.client = client
+        self.image = image
+
+    def run(self, job: Job, limits: Limits) -> RunResult:
+        started = time.monotonic()
+        container = None
+        try:
+            container = self._create(job, limits)
+            return self._drive(container, job, limits, started)
+        except Exception as exc:  # any failure of ours is a sandbox_error, never the code's
+            return RunResult(
+                status=Status.SANDBOX_ERROR,
+                exit_code=None,
+                signal=None,
+                stdout=b"",
+                stderr=b"",
+                stdout_truncated=False,
+                stderr_truncated=False,
+                wall_s=time.monotonic() - started,
+                backend=self.name,
+                image=self.image,
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except Exception:
+                    pass  # reap_leftovers() finds it by its label
+
+    def _create(self, job: Job, limits: Limits) -> Any:
+        import docker.types
+
+        command = [PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)]
+        memory = f"{limits.memory_mb}m"
+        return self.client.containers.create(
+            self.image,
+            command=bootstrap_argv(PYTHON, command),
+            name=f"resnet-sandbox-{uuid.uuid4().hex[:12]}",
+            labels={LABEL: "1"},
+            stdin_open=True,
+            tty=False,
+            network_mode="none",
+            read_only=True,
+            tmpfs={WORKDIR: f"size={limits.tmpfs_mb}m,mode=1777,nosuid,nodev"},
+            ipc_mode="none",  # no /dev/shm: the tmpfs stays the only writable place
+            user="65534:65534",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=limits.pids,
+            mem_limit=memory,
+            memswap_limit=memory,  # equal: no swap
+            nano_cpus=int(limits.cpus * 1e9),
+            init=True,  # docker-init reaps and takes every leftover child down with the job
+            environment=job_environment(job, home=WORKDIR, path=None),
+            working_dir=WORKDIR,
+            hostname="sandbox",
+            log_config=docker.types.LogConfig(type="none"),  # a flood never reaches disk
+            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+            device_requests=_device_requests(limits.gpus),
+        )
+
+    def _drive(self, container: Any, job: Job, limits: Limits, started: float) -> RunResult:
+        attached = container.attach_socket(
+            params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+        sock = _raw_socket(attached)
+        output = JobOutput(limits.output_bytes)
+        finished = threading.Event()
+        container.start()
+        started = time.monotonic()
+        reader = threading.Thread(target=_pump_frames, args=(sock, output, finished), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            try:
+                sock.sendall(pack_files(job.files))
+            except OSError:
+                pass  # it died before reading everything; its exit says why
+            deadline = started + limits.wall_s
+            while not finished.is_set() and not output.over_cap.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                finished.wait(min(left, 0.05))
+            if not finished.is_set() or output.over_cap.is_set():
+                try:
+                    container.kill()
+                except Exception:
+                    pass  # already gone
+            state = container.wait(timeout=KILL_GRACE_S)
+            wall = time.monotonic() - started
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+            reader.join(timeout=2)
+        container.reload()
+        oom = bool(container.attrs["State"].get("OOMKilled"))
+        code = state.get("StatusCode")
+        return _result(
+            output=output,
+            code=code,
+            timed_out=timed_out,
+            oom=oom,
+            wall=wall,
+            backend=self.name,
+            image=self.image,
+        )
+
+
+def _result(
+    *,
+    output: JobOutput,
+    code: int | None,
+    timed_out: bool,
+    oom: bool,
+    wall: float,
+    backend: str,
+    image: str | None,
+) -> RunResult:
+    """Turn what was observed from outside into a status; the order decides ties."""
+    signal = code - 128 if code is not None and code > 128 else None
+    detail = ""
+    if output.over_cap.is_set():
+        status = Status.OUTPUT_LIMIT
+    elif timed_out:
+        status = Status.TIMEOUT
+    elif oom:
+        status = Status.MEMORY_LIMIT
+    elif not output.ready:
+        status = Status.SANDBOX_ERROR
+        detail = output.setup_message() or f"the job never started (exit {code})"
+    elif code == 0:
+        status = Status.OK
+    else:
+        status = Status.RUNTIME_ERROR
+    return RunResult(
+        status=status,
+        exit_code=code,
+        signal=signal,
+        stdout=output.stdout.value(),
+        stderr=output.stderr.value(),
+        stdout_truncated=output.stdout.truncated,
+        stderr_truncated=output.stderr.truncated,
+        wall_s=wall,
+        backend=backend,
+        image=image,
+        detail=detail,
+    )
+
+
+def reap_leftovers(*, client: Any) -> int:
+    """Remove every container a dead worker left behind; returns how many went."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        try:
+            container.remove(force=True)
+            removed += 1
+        except Exception:
+            pass  # removed by someone else meanwhile
+    return removed

@@ -1,0 +1,197 @@
+"""The runway: health endpoint, accounts, login-only pages, production settings, Celery wiring."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from quizbank.models import LearnerProfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_broker_and_sandbox(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert body["database"]["ok"] is True
+    assert set(body) >= {"database", "broker", "sandbox"}
+    assert "transport" in body["broker"]
+    assert "backend" in body["sandbox"]
+
+
+@pytest.mark.django_db
+def test_healthz_broker_check_reaches_a_real_redis(client, redis_url, settings):
+    settings.CELERY_BROKER_URL = redis_url
+    from config.celery_app import app
+
+    app.conf.broker_url = redis_url
+    try:
+        body = client.get("/healthz").json()
+    finally:
+        app.conf.broker_url = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+    assert body["broker"] == {"ok": True, "transport": "redis"}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_an_unreachable_broker_without_failing_the_web_side(client, settings):
+    from config.celery_app import app
+
+    before = app.conf.broker_url
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    app.conf.broker_url = settings.CELERY_BROKER_URL = "redis://127.0.0.1:9/0"
+    try:
+        response = client.get("/healthz")
+    finally:
+        app.conf.broker_url = before
+    assert response.status_code == 200
+    assert response.json()["broker"]["ok"] is False
+    assert response.json()["broker"]["error"]
+
+
+@pytest.mark.django_db
+def test_healthz_names_the_sandbox_image_it_expects(client, sandbox_image):
+    sandbox = client.get("/healthz").json()["sandbox"]
+    assert sandbox_image in str(sandbox)
+
+
+@pytest.mark.django_db
+def test_learner_pages_require_login(client):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_signup_creates_an_account_with_the_chosen_time_zone_and_logs_in(client):
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "ada",
+            "password1": "a-long-Passphrase-91",
+            "password2": "a-long-Passphrase-91",
+            "time_zone": "Europe/Berlin",
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="ada")
+    assert LearnerProfile.objects.get(user=user).time_zone == "Europe/Berlin"
+    assert client.get(reverse("home")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_signup_refuses_mismatched_passwords_and_an_unknown_time_zone(client):
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": "bob",
+            "password1": "a-long-Passphrase-91",
+            "password2": "different-Passphrase-91",
+            "time_zone": "Mars/Olympus",
+        },
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "password2" in form.errors and "time_zone" in form.errors
+    assert not User.objects.filter(username="bob").exists()
+
+
+@pytest.mark.django_db
+def test_login_logout_and_password_change(client):
+    User.objects.create_user("cy", password="old-Passphrase-77")
+    assert client.get(reverse("login")).status_code == 200
+    response = client.post(reverse("login"), {"username": "cy", "password": "old-Passphrase-77"})
+    assert response.status_code == 302
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "old-Passphrase-77",
+            "new_password1": "new-Passphrase-88",
+            "new_password2": "new-Passphrase-88",
+        },
+    )
+    assert response.status_code == 302
+    client.post(reverse("logout"))
+    assert client.get(reverse("home")).status_code == 302
+    assert client.login(username="cy", password="new-Passphrase-88")
+
+
+@pytest.mark.django_db
+def test_time_zone_can_be_changed_in_settings(client):
+    user = User.objects.create_user("di", password="Passphrase-123")
+    client.force_login(user)
+    client.post(reverse("account-settings"), {"time_zone": "Asia/Tokyo"})
+    assert LearnerProfile.objects.get(user=user).time_zone == "Asia/Tokyo"
+
+
+def test_production_settings_pass_check_deploy():
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "prep.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = {**os.environ, "DJANGO_DEBUG": "0"}
+    env.pop("DJANGO_SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_celery_speaks_json_only_with_prefetch_one_and_both_grading_queues():
+    from config.celery_app import app
+
+    assert app.conf.accept_content == ["json"]
+    assert app.conf.task_serializer == "json"
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert {q.name for q in app.conf.task_queues} == {"grade.cpu", "grade.gpu"}
+
+
+def test_pages_load_no_script_or_style_from_another_host():
+    remote = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "templates").rglob("*.html")
+        if remote.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_every_vendored_asset_the_base_template_loads_is_on_disk():
+    base = (ROOT / "templates" / "base.html").read_text()
+    assets = re.findall(r"{% static '([^']+)' %}", base)
+    assert assets, "the base template loads its assets through {% static %}"
+    for asset in assets:
+        assert (ROOT / "static" / asset).is_file(), asset
+    versions = (ROOT / "static" / "vendor" / "VERSIONS.md").read_text()
+    for library in ("htmx", "katex", "chart.js"):
+        assert library in versions
