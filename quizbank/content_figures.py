@@ -26,6 +26,7 @@ FIGURE_KEYS: frozenset[str] = frozenset(
         *(f"resnet{d}_params" for d in _DEPTHS),
         "resnext50_32x4d_params",
         "resnext101_32x4d_params",
+        "resnext50_32x4d_gmacs",
         *(f"resnet{d}_gmacs" for d in _DEPTHS),
         "resnet50_gmacs_paper",
         "resnet101_gmacs_paper",

@@ -51,6 +51,9 @@ process.stdin.on("end", () => {
 class MathSpan:
     tex: str
     display: bool
+    # Set when the span could not even be delimited (an unclosed "$$", or a "$" whose
+    # closing "$" hides inside an open brace): the page would show raw LaTeX.
+    problem: str | None = None
 
 
 class LatexCheckUnavailable(RuntimeError):
@@ -76,9 +79,16 @@ def _split_segment(text: str) -> list[MathSpan]:
         body_start = start[0] + len(left)
         end = _find_end(text, right, body_start)
         if end is None:
-            # An unclosed delimiter stays text on the page; a lone "$" is not math.
-            index = body_start
-            continue
+            # A lone "$" is money, not math; any other unclosed delimiter is a mistake.
+            if left != "$" or _find_left_dollar(text, body_start):
+                spans.append(
+                    MathSpan(
+                        tex=text[body_start : body_start + 60],
+                        display=display,
+                        problem=f"'{left}' is never closed (unbalanced braces or a missing '{right}')",
+                    )
+                )
+            break  # auto-render stops at an unclosed delimiter too
         spans.append(MathSpan(tex=text[body_start:end], display=display))
         index = end + len(right)
     return spans
@@ -95,6 +105,11 @@ def _find_left(text: str, index: int) -> tuple[int, tuple[str, str, bool]] | Non
                 return index, delimiter
         index += 1
     return None
+
+
+def _find_left_dollar(text: str, index: int) -> bool:
+    found = _find_left(text, index)
+    return found is not None and found[1][0] in ("$", "$$")
 
 
 def _find_end(text: str, right: str, index: int) -> int | None:
@@ -127,6 +142,15 @@ def latex_check(spans: list[MathSpan]) -> tuple[list[str | None], str | None]:
 
     The warning is set when node is missing and the weaker Python check was used.
     """
+    if not spans:
+        return [], None
+    to_render = [span for span in spans if span.problem is None]
+    rendered, warning = _render(to_render)
+    results = iter(rendered)
+    return [span.problem if span.problem else next(results) for span in spans], warning
+
+
+def _render(spans: list[MathSpan]) -> tuple[list[str | None], str | None]:
     if not spans:
         return [], None
     node = node_path()
