@@ -9,11 +9,13 @@ is removed in a finally block whatever happened.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sandbox.bootstrap import bootstrap_argv, pack_files
@@ -22,6 +24,12 @@ from sandbox.envs import job_environment
 from sandbox.types import Job, Limits, RunResult, Status
 
 LABEL = "resnet-sandbox.job"
+# Which worker process made the container: host, pid and the pid's start time (pids get
+# reused), so one worker's start-up never reaps another live worker's jobs.
+OWNER_LABEL = "resnet-sandbox.owner"
+# A labelled container whose owner cannot be checked (another host sharing the engine) is
+# reaped only once it is older than any job can be.
+FOREIGN_STALE_AFTER_S = 3600.0
 PYTHON = "python3"  # the image's interpreter, on its PATH
 WORKDIR = "/tmp"
 # Seconds to wait for a killed container to be reported as exited before giving up on it.
@@ -43,6 +51,21 @@ def _device_requests(spec: str) -> list[Any]:
 def _raw_socket(attached: Any) -> socket.socket:
     # docker's attach_socket hands back a SocketIO around the hijacked connection.
     return getattr(attached, "_sock", attached)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+    sock.close()
+
+
+def _send(sock: socket.socket, payload: bytes) -> None:
+    try:
+        sock.sendall(payload)
+    except OSError:
+        pass  # it died before reading everything; its exit says why
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
@@ -116,13 +139,15 @@ class DockerBackend:
     def _create(self, job: Job, limits: Limits) -> Any:
         import docker.types
 
-        command = [PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)]
+        command = [
+            PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)
+        ]
         memory = f"{limits.memory_mb}m"
         return self.client.containers.create(
             self.image,
             command=bootstrap_argv(PYTHON, command),
             name=f"resnet-sandbox-{uuid.uuid4().hex[:12]}",
-            labels={LABEL: "1"},
+            labels={LABEL: "1", OWNER_LABEL: worker_identity()},
             stdin_open=True,
             tty=False,
             network_mode="none",
@@ -158,10 +183,8 @@ class DockerBackend:
         reader.start()
         timed_out = False
         try:
-            try:
-                sock.sendall(pack_files(job.files))
-            except OSError:
-                pass  # it died before reading everything; its exit says why
+            # Sent from a thread: a stuck reader inside must not stop the clock out here.
+            threading.Thread(target=_send, args=(sock, pack_files(job.files)), daemon=True).start()
             deadline = started + limits.wall_s
             while not finished.is_set() and not output.over_cap.is_set():
                 left = deadline - time.monotonic()
@@ -170,6 +193,9 @@ class DockerBackend:
                     break
                 finished.wait(min(left, 0.05))
             if not finished.is_set() or output.over_cap.is_set():
+                # Close our end first: a stream nobody reads would stall the engine's
+                # copy from the container, and with it the kill.
+                _close(sock)
                 try:
                     container.kill()
                 except Exception:
@@ -177,10 +203,7 @@ class DockerBackend:
             state = container.wait(timeout=KILL_GRACE_S)
             wall = time.monotonic() - started
         finally:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            _close(sock)
             reader.join(timeout=2)
         container.reload()
         oom = bool(container.attrs["State"].get("OOMKilled"))
@@ -237,10 +260,52 @@ def _result(
     )
 
 
-def reap_leftovers(*, client: Any) -> int:
-    """Remove every container a dead worker left behind; returns how many went."""
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - tiny read
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name in field 2 may hold spaces, so split after ")".
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def worker_identity(pid: int | None = None) -> str:
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}/{pid}/{_start_ticks(pid)}"
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """True/False for an owner on this host; None when it lives elsewhere (or is unknown)."""
+    try:
+        host, pid, ticks = owner.split("/")
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    return _start_ticks(int(pid)) == ticks
+
+
+def _age_s(container: Any) -> float:
+    created = container.attrs.get("Created", "")
+    try:
+        # The engine writes nanoseconds; fromisoformat takes at most microseconds.
+        stamp = datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return float("inf")
+    return time.time() - stamp.timestamp()
+
+
+def reap_leftovers(*, client: Any, stale_after_s: float = FOREIGN_STALE_AFTER_S) -> int:
+    """Remove the containers whose worker is gone; returns how many went.
+
+    A container of a live worker on this host is left alone, and one from another host
+    (workers sharing an engine) only goes once older than `stale_after_s`.
+    """
     removed = 0
     for container in client.containers.list(all=True, filters={"label": LABEL}):
+        alive = _owner_alive(container.labels.get(OWNER_LABEL, ""))
+        if alive or (alive is None and _age_s(container) < stale_after_s):
+            continue
         try:
             container.remove(force=True)
             removed += 1

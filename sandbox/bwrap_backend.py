@@ -1,0 +1,365 @@
+"""The local backend: bubblewrap, for Linux hosts without Docker.
+
+The same interface and statuses as the Docker backend. Namespaces come from bwrap
+(--unshare-all: no network, own pid/ipc/uts/user namespaces; --die-with-parent). The
+host's system folders and this interpreter's installation are bound read-only; the
+project folder never is, so the reference solutions stay out of reach. Limits: cgroup v1
+memory/pids/cpu controllers where this process may create groups (as root), else
+rlimits (address space) as a weaker fallback; the wall clock is kept from outside.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import site
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from sandbox.bootstrap import bootstrap_argv, pack_files
+from sandbox.capture import JobOutput
+from sandbox.envs import job_environment
+from sandbox.types import Job, Limits, RunResult, Status
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "resnet-sandbox"
+SITE_PACKAGES = "/opt/site-packages"  # where the worker's packages appear inside
+NOBODY = 65534
+# Host folders a Python needs; each is bound read-only where it exists.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")
+
+
+def interpreter() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _site_dirs() -> list[str]:
+    """The worker's package folders that lie outside the interpreter's own installation."""
+    base = os.path.realpath(sys.base_prefix)
+    found = []
+    for folder in site.getsitepackages():
+        real = os.path.realpath(folder)
+        if os.path.isdir(real) and not real.startswith(base + os.sep):
+            found.append(real)
+    return found
+
+
+@functools.cache
+def _interpreter_site_dir() -> str | None:
+    """The site-packages folder the bare interpreter (outside any venv) reads at start."""
+    asked = subprocess.run(
+        [interpreter(), "-I", "-c", "import site, json; print(json.dumps(site.getsitepackages()))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    if asked.returncode != 0:
+        return None
+    for folder in json.loads(asked.stdout):
+        if os.path.isdir(folder):
+            return folder
+    return None
+
+
+def bwrap_argv(bwrap: str, limits: Limits) -> tuple[list[str], list[str]]:
+    """The bwrap command line, and the in-sandbox folders to put on PYTHONPATH."""
+    argv = [
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+    ]
+    # --disable-userns: no nested user namespace in which the job could be root again.
+    argv += ["--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--clearenv"]
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            argv += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            argv += ["--ro-bind", folder, folder]
+    for path in SYSTEM_FILES:
+        if os.path.exists(path):
+            argv += ["--ro-bind", path, path]
+    base = os.path.realpath(sys.base_prefix)
+    if not any(base == d or base.startswith(d + os.sep) for d in SYSTEM_DIRS):
+        argv += ["--ro-bind", base, base]
+    # The worker's packages (a venv's site-packages) are laid over the interpreter's own
+    # site folder, so that they load even under `python -I`, which ignores PYTHONPATH.
+    # Only that folder is bound, never the project (an editable install points there).
+    paths = []
+    folders = _site_dirs()
+    own_site = _interpreter_site_dir()
+    if folders and own_site is not None:
+        argv += ["--ro-bind", folders.pop(0), own_site]
+    for i, folder in enumerate(folders):
+        inside = f"{SITE_PACKAGES}{i or ''}"
+        argv += ["--ro-bind", folder, inside]
+        paths.append(inside)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--hostname", "sandbox"]
+    argv += ["--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    # bwrap builds the root and /dev on writable tmpfs mounts of its own (/dev/shm would
+    # be a second writable place): make both read-only. /tmp is its own mount and stays
+    # writable; writes to device nodes such as /dev/null still work.
+    argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
+    if (limits.gpus or "none").strip().lower() != "none":
+        # NVIDIA's device nodes; bwrap has no per-GPU selection, so ids pick nothing here.
+        for node in sorted(Path("/dev").glob("nvidia*")):
+            argv += ["--dev-bind", str(node), str(node)]
+    return argv, paths
+
+
+class Cgroup:
+    """One job's cgroup v1 groups (memory, pids, cpu), removed after the job."""
+
+    CONTROLLERS = ("memory", "pids", "cpu")
+
+    def __init__(self, limits: Limits) -> None:
+        # The worker's pid leads the name, so reap_leftovers() knows whose group it was.
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.paths = {c: CGROUP_ROOT / c / CGROUP_PARENT / name for c in self.CONTROLLERS}
+        for path in self.paths.values():
+            path.mkdir(parents=True)
+        memory = self.paths["memory"]
+        size = str(limits.memory_mb * 1024 * 1024)
+        (memory / "memory.limit_in_bytes").write_text(size)
+        if (memory / "memory.memsw.limit_in_bytes").exists():
+            (memory / "memory.memsw.limit_in_bytes").write_text(size)  # no swap
+        (self.paths["pids"] / "pids.max").write_text(str(limits.pids))
+        cpu = self.paths["cpu"]
+        (cpu / "cpu.cfs_period_us").write_text("100000")
+        (cpu / "cpu.cfs_quota_us").write_text(str(int(limits.cpus * 100000)))
+
+    @staticmethod
+    def available() -> bool:
+        return all(
+            os.access(CGROUP_ROOT / c, os.W_OK) and (CGROUP_ROOT / c / "cgroup.procs").exists()
+            for c in Cgroup.CONTROLLERS
+        )
+
+    def procs_files(self) -> list[str]:
+        return [str(path / "cgroup.procs") for path in self.paths.values()]
+
+    def oom_killed(self) -> bool:
+        try:
+            text = (self.paths["memory"] / "memory.oom_control").read_text()
+        except OSError:
+            return False
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields.get("oom_kill", "0")) > 0
+
+    @classmethod
+    def leftovers(cls) -> list[Cgroup]:
+        """Groups made by workers that are no longer running."""
+        found = []
+        parent = CGROUP_ROOT / "pids" / CGROUP_PARENT
+        for path in parent.iterdir() if parent.is_dir() else []:
+            owner = path.name.split("-", 1)[0]
+            if path.is_dir() and owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                group = cls.__new__(cls)
+                group.paths = {
+                    c: CGROUP_ROOT / c / CGROUP_PARENT / path.name for c in cls.CONTROLLERS
+                }
+                found.append(group)
+        return found
+
+    def pids(self) -> list[int]:
+        try:
+            text = (self.paths["pids"] / "cgroup.procs").read_text()
+        except OSError:
+            return []
+        return [int(line) for line in text.split()]
+
+    def destroy(self) -> None:
+        """Kill whatever is still inside (a child that escaped the session), then remove."""
+        deadline = time.monotonic() + 5
+        while self.pids() and time.monotonic() < deadline:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+        for path in self.paths.values():
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the last process is still being torn down
+
+
+def _send(stream: IO[bytes] | None, payload: bytes) -> None:
+    assert stream is not None
+    try:
+        stream.write(payload)
+        stream.close()
+    except (OSError, ValueError):
+        pass  # it died before reading everything; its exit says why
+
+
+def _pump(stream: IO[bytes] | None, feed: Callable[[bytes], None]) -> None:
+    assert stream is not None
+    while True:
+        try:
+            chunk = stream.read1(1 << 16)  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            return  # closed under us once the job is over
+        if not chunk:
+            return
+        feed(chunk)
+
+
+# Joins the wrapper shell to the job's cgroups and sets rlimits before exec'ing bwrap, so
+# that every process of the job starts inside its limits (no race after Popen).
+WRAPPER = """
+for f in $SANDBOX_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done
+ulimit -c 0
+if [ -n "$SANDBOX_VMEM_KB" ]; then ulimit -v "$SANDBOX_VMEM_KB"; fi
+exec "$@"
+"""
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(self, *, bwrap: str) -> None:
+        self.bwrap = bwrap
+        self.image = None
+
+    def run(self, job: Job, limits: Limits) -> RunResult:
+        started = time.monotonic()
+        cgroup = None
+        try:
+            if Cgroup.available():
+                cgroup = Cgroup(limits)
+            return self._drive(job, limits, cgroup)
+        except Exception as exc:  # a failure of ours, never the candidate's
+            return RunResult(
+                status=Status.SANDBOX_ERROR,
+                exit_code=None,
+                signal=None,
+                stdout=b"",
+                stderr=b"",
+                stdout_truncated=False,
+                stderr_truncated=False,
+                wall_s=time.monotonic() - started,
+                backend=self.name,
+                detail=f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            if cgroup is not None:
+                cgroup.destroy()
+
+    def _drive(self, job: Job, limits: Limits, cgroup: Cgroup | None) -> RunResult:
+        from sandbox.docker_backend import _result
+
+        python = interpreter()
+        argv, site_paths = bwrap_argv(self.bwrap, limits)
+        env = job_environment(
+            job, home="/tmp", path=f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin:/bin"
+        )
+        if site_paths:
+            env["PYTHONPATH"] = ":".join(site_paths)
+        for key, value in env.items():
+            argv += ["--setenv", key, value]
+        command = [
+            python if i == 0 and part == "python" else part for i, part in enumerate(job.command)
+        ]
+        argv += ["--", *bootstrap_argv(python, command)]
+        wrapper_env = {"PATH": "/usr/bin:/bin"}
+        if cgroup is not None:
+            wrapper_env["SANDBOX_CGROUP_PROCS"] = " ".join(cgroup.procs_files())
+        else:
+            wrapper_env["SANDBOX_VMEM_KB"] = str(limits.memory_mb * 1024)
+        output = JobOutput(limits.output_bytes)
+        process = subprocess.Popen(
+            [shutil.which("sh") or "/bin/sh", "-c", WRAPPER, "sh", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=wrapper_env,
+            start_new_session=True,  # one process group to kill from outside
+            close_fds=True,
+        )
+        started = time.monotonic()
+        readers = [
+            threading.Thread(target=_pump, args=(process.stdout, output.feed_stdout), daemon=True),
+            threading.Thread(target=_pump, args=(process.stderr, output.feed_stderr), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        timed_out = False
+        try:
+            # Sent from a thread: a stuck reader inside must not stop the clock out here.
+            payload = pack_files(job.files)
+            threading.Thread(target=_send, args=(process.stdin, payload), daemon=True).start()
+            deadline = started + limits.wall_s
+            while process.poll() is None and not output.over_cap.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                try:
+                    process.wait(timeout=min(left, 0.05))
+                except subprocess.TimeoutExpired:
+                    pass
+            if process.poll() is None:
+                _kill_group(process.pid)
+            code = process.wait(timeout=10)
+            wall = time.monotonic() - started
+            oom = cgroup.oom_killed() if cgroup is not None else False
+        finally:
+            if process.poll() is None:
+                _kill_group(process.pid)
+                process.wait(timeout=10)
+            if cgroup is not None:
+                cgroup.destroy()
+            # Everything of the job is dead now, so the pipes reach end-of-file: let the
+            # readers take the last bytes before closing (closing unblocks a stuck one).
+            for reader in readers:
+                reader.join(timeout=2)
+            for stream in (process.stdout, process.stderr):
+                stream.close()  # type: ignore[union-attr]
+        if code < 0:  # killed by a signal: report it the way a shell (and docker) would
+            code = 128 - code
+        return _result(
+            output=output,
+            code=code,
+            timed_out=timed_out,
+            oom=oom,
+            wall=wall,
+            backend=self.name,
+            image=None,
+        )
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def reap_leftovers() -> int:
+    """Kill what a dead worker's jobs left running and remove their groups; returns how many."""
+    if not Cgroup.available():
+        return 0
+    groups = Cgroup.leftovers()
+    for group in groups:
+        group.destroy()
+    return len(groups)
