@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from grading import views
+from grading.api import api
+
+urlpatterns = [
+    path("exercises/", views.exercise_list, name="exercise-list"),
+    path("exercises/<slug:slug>/", views.exercise_detail, name="exercise-detail"),
+    path("exercises/<slug:slug>/submit", views.exercise_submit, name="exercise-submit"),
+    path("submissions/<int:pk>/status", views.submission_status, name="submission-status"),
+    path("accounts/api-tokens/", views.api_tokens, name="api-tokens"),
+    path("api/", api.urls),
+]

@@ -1,0 +1,328 @@
+"""The grading engine: a submission in, a verdict out.
+
+The verdict is decided here, outside the sandbox (DESIGN.md section 5). For each run a
+secret seed makes the probe inputs and weights; the harness measures the candidate's code
+inside the sandbox and sends raw numbers back; the same probes run here on the reference
+solution, and each check compares the two. The candidate's source is compiled here to
+report syntax errors, never executed here.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import sandbox
+from grading.compare import Missing, Unusable, parse_frame, probe, raised
+from grading.exercises import Exercise, TestPlan, all_exercises
+from grading.harness import harness_module, harness_source
+
+MAX_SOURCE_BYTES = 64 * 1024
+STDERR_EXCERPT_BYTES = 4 * 1024
+COMMAND = ["python", "-I", "-B", "harness.py"]  # -I ignores PYTHON* variables, so -B too
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    name: str
+    category: str  # "shape" | "params" | "gradient" | "init" | "value"
+    passed: bool
+    message: str
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "category": self.category,
+            "passed": self.passed,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # "passed" | "failed" | "error" | "sandbox_error"
+    score: float
+    passed: int
+    total: int
+    tests: list[TestOutcome]
+    error_kind: str  # "" | "syntax" | "runtime" | "timeout" | "memory" | "output_limit" | "sandbox"
+    stderr_excerpt: str
+    wall_s: float
+    backend: str
+    detail: str = ""  # our own diagnostics for a sandbox_error (never the candidate's fault)
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "score": self.score,
+            "passed": self.passed,
+            "total": self.total,
+            "tests": [t.to_json() for t in self.tests],
+            "error_kind": self.error_kind,
+            "stderr_excerpt": self.stderr_excerpt,
+            "wall_s": round(self.wall_s, 3),
+            "backend": self.backend,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    slug: str
+    title: str
+    queue: str  # "grade.cpu" or "grade.gpu"
+    starter_code: str
+    hints: list[str]
+    sample_test_names: list[str]
+    limits: sandbox.Limits
+    statement: str = ""
+    categories: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def _registry() -> dict[str, Exercise]:
+    return {ex.slug: ex for ex in all_exercises()}
+
+
+@functools.cache
+def _spec(slug: str) -> ExerciseSpec:
+    ex = _registry()[slug]
+    plan = ex.build(seed=0, sample=True)
+    return ExerciseSpec(
+        slug=ex.slug,
+        title=ex.title,
+        queue=ex.queue,
+        starter_code=ex.starter_code,
+        hints=list(ex.hints),
+        sample_test_names=[c.name for c in plan.checks],
+        limits=ex.limits,
+        statement=ex.statement,
+        categories=sorted({c.category for c in ex.build(seed=0, sample=False).checks}),
+    )
+
+
+def exercise_list() -> list[ExerciseSpec]:
+    return [_spec(slug) for slug in _registry()]
+
+
+def exercise_get(slug: str) -> ExerciseSpec:
+    if slug not in _registry():
+        raise KeyError(f"unknown exercise {slug!r}")
+    return _spec(slug)
+
+
+# ------------------------------------------------------------------ grading
+
+
+def source_validate(*, source: str | bytes) -> str:
+    """The submission as text; ValueError with a message a learner understands otherwise."""
+    if isinstance(source, bytes):
+        raw = source
+        if len(raw) > MAX_SOURCE_BYTES:
+            raise ValueError(f"the solution is {len(raw):,} bytes; the limit is 64 KiB")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the solution is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        size = len(source.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the solution is not valid UTF-8 (character {exc.start})") from None
+    if size > MAX_SOURCE_BYTES:
+        raise ValueError(f"the solution is {size:,} bytes; the limit is 64 KiB")
+    return source
+
+
+def job_build(*, plan: TestPlan, source: str, nonce: str) -> sandbox.Job:
+    """The sandbox job: the candidate's file, the harness, the plan and the secret inputs.
+
+    The reference solution is not among them: it stays in the worker.
+    """
+    buffer = io.BytesIO()
+    np.savez(buffer, **plan.arrays)
+    plan_json = json.dumps({"nonce": nonce, "probes": plan.probes}).encode()
+    return sandbox.Job(
+        files={
+            "solution.py": source.encode("utf-8"),
+            "harness.py": harness_source(),
+            "plan.json": plan_json,
+            "inputs.npz": buffer.getvalue(),
+        },
+        command=list(COMMAND),
+        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    )
+
+
+_STRUCTURE_CACHE: dict[str, dict] = {}
+
+
+def reference_measure(*, exercise: Exercise, plan: TestPlan) -> dict:
+    """The reference's measurements for this plan, with the very probe code of the harness.
+
+    Structure-only probes (no weights, no inputs) do not depend on the seed; their results
+    are kept, which spares building five full-size ResNets for every submission.
+    """
+    measure = harness_module().measure
+    reference = exercise.reference_module()
+    results = {}
+    fresh = []
+    for spec in plan.probes:
+        if spec.get("kind") == "module" and spec.get("weights") is None:
+            key = exercise.slug + json.dumps({k: v for k, v in spec.items() if k != "id"})
+            if key not in _STRUCTURE_CACHE:
+                _STRUCTURE_CACHE[key] = measure([spec], {}, reference)[spec["id"]]
+            results[spec["id"]] = _STRUCTURE_CACHE[key]
+        else:
+            fresh.append(spec)
+    results.update(measure(fresh, plan.arrays, reference))
+    expected = {spec["id"] for spec in plan.probes if spec.get("expect_error")}
+    broken = {
+        pid: r["errors"] for pid, r in results.items() if r.get("errors") and pid not in expected
+    }
+    if broken:
+        raise RuntimeError(f"the reference for {exercise.slug} failed its own probes: {broken}")
+    return results
+
+
+def outcomes_compute(*, plan: TestPlan, candidate: dict, reference: dict) -> list[TestOutcome]:
+    """Each check on its own; anything missing or malformed fails that check only."""
+    outcomes = []
+    for check in plan.checks:
+        try:
+            got = probe(candidate, check.probe)
+        except Missing:
+            outcomes.append(TestOutcome(check.name, check.category, False, _MISSING))
+            continue
+        try:
+            passed, message = check.decide(got, reference[check.probe])
+            passed = passed is True
+        except Unusable as exc:
+            passed, message = False, raised(got) or str(exc)
+        except Missing:
+            passed, message = False, raised(got) or _MISSING
+        except Exception as exc:  # a malformed value of an unexpected type: fail closed
+            passed, message = False, raised(got) or f"{_MISSING} ({type(exc).__name__})"
+        if not passed and raised(got) and raised(got) not in message:
+            message = f"{message} ({raised(got)})"
+        outcomes.append(TestOutcome(check.name, check.category, passed, message[:1000]))
+    return outcomes
+
+
+_MISSING = "measurement missing or malformed: this test got no usable result from your code"
+
+
+def _all_failed(plan: TestPlan, message: str) -> list[TestOutcome]:
+    return [TestOutcome(c.name, c.category, False, message) for c in plan.checks]
+
+
+def _tail(data: bytes) -> str:
+    text = data[-STDERR_EXCERPT_BYTES:].decode("utf-8", "replace")
+    return text[-STDERR_EXCERPT_BYTES:]
+
+
+def _verdict(
+    tests: list[TestOutcome],
+    *,
+    status: str | None = None,
+    error_kind: str = "",
+    stderr: str = "",
+    started: float,
+    backend: str,
+    detail: str = "",
+) -> Verdict:
+    passed = sum(t.passed for t in tests)
+    total = len(tests)
+    if status is None:
+        status = "passed" if total and passed == total else "failed"
+    return Verdict(
+        status=status,
+        score=passed / total if total else 0.0,
+        passed=passed,
+        total=total,
+        tests=tests,
+        error_kind=error_kind,
+        stderr_excerpt=stderr,
+        wall_s=time.monotonic() - started,
+        backend=backend,
+        detail=detail,
+    )
+
+
+_STATUS_ERRORS = {
+    sandbox.Status.TIMEOUT: ("timeout", "not run to the end: your code went past the time limit"),
+    sandbox.Status.MEMORY_LIMIT: ("memory", "not run to the end: your code went past the memory limit"),
+    sandbox.Status.OUTPUT_LIMIT: ("output_limit", "not run to the end: your code printed too much"),
+}  # fmt: skip
+
+
+def grade(
+    *,
+    exercise: str,
+    source: str | bytes,
+    sample: bool = False,
+    backend: str = "auto",
+    image: str | None = None,
+    limits: sandbox.Limits | None = None,
+    seed: int | None = None,
+) -> Verdict:
+    """Grade one submission. KeyError for an unknown exercise, ValueError for a bad source."""
+    started = time.monotonic()
+    if exercise not in _registry():
+        raise KeyError(f"unknown exercise {exercise!r}")
+    ex = _registry()[exercise]
+    text = source_validate(source=source)
+    if seed is None:
+        seed = secrets.randbits(62)
+    plan = ex.build(seed=seed, sample=sample)
+
+    try:
+        compile(text, "solution.py", "exec")
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "the file"
+        excerpt = f'File "solution.py", {where}\n'
+        if exc.text:
+            excerpt += "    " + exc.text.rstrip("\n") + "\n"
+        excerpt += f"{type(exc).__name__}: {exc.msg}"
+        message = f"not run: {type(exc).__name__} at {where}: {exc.msg}"
+        return _verdict(_all_failed(plan, message), status="error", error_kind="syntax",
+                        stderr=excerpt, started=started, backend="")  # fmt: skip
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        return _verdict(_all_failed(plan, f"not run: {exc}"), status="error",
+                        error_kind="syntax", stderr=str(exc), started=started, backend="")  # fmt: skip
+
+    reference = reference_measure(exercise=ex, plan=plan)
+    nonce = secrets.token_hex(16)
+    job = job_build(plan=plan, source=text, nonce=nonce)
+    try:
+        result = sandbox.run(job, limits or ex.limits, backend=backend, image=image)
+    except sandbox.SandboxUnavailable as exc:
+        return _verdict(_all_failed(plan, "not run: no sandbox is available"),
+                        status="sandbox_error", error_kind="sandbox", started=started,
+                        backend="", detail=str(exc))  # fmt: skip
+
+    stderr = _tail(result.stderr)
+    if result.status == sandbox.Status.SANDBOX_ERROR:
+        return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
+                        status="sandbox_error", error_kind="sandbox", started=started,
+                        backend=result.backend, detail=result.detail)  # fmt: skip
+    if result.status in _STATUS_ERRORS:
+        kind, message = _STATUS_ERRORS[result.status]
+        return _verdict(_all_failed(plan, message), status="error", error_kind=kind,
+                        stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+
+    candidate = parse_frame(result.stdout, nonce)
+    if candidate is None:
+        if result.status == sandbox.Status.RUNTIME_ERROR:
+            message = "not run: your code raised an error before the tests (see the traceback)"
+        else:
+            message = "not run: the program ended before the tests finished (exit() in your code?)"
+        return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
+                        stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+    tests = outcomes_compute(plan=plan, candidate=candidate["probes"], reference=reference)
+    return _verdict(tests, started=started, backend=result.backend)

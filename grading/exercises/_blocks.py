@@ -1,0 +1,297 @@
+"""Test plans shared by the exercises whose answer is an nn.Module (the blocks, SE).
+
+For each configuration the harness builds the candidate's module, reports its parameters
+and state-dict layout, loads the secret weights strictly (float64, eval mode, so BatchNorm
+uses the secret running statistics), runs forward and backward with a secret upstream
+gradient, and sends back the output and every gradient. The same probe runs on the
+reference here, and the checks compare the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from grading.compare import Missing, array, close, fmt_shape, int_map, integer, shape_map
+from grading.exercises import Check, TestPlan
+from grading.harness import harness_module
+
+# float64 end to end: a correct solution differs from the reference by rounding only.
+VALUE_TOL = {"rtol": 1e-6, "atol": 1e-8}
+GRAD_TOL = {"rtol": 1e-6, "atol": 1e-8}
+# torch.autograd.gradcheck's defaults, against central differences with eps 1e-6.
+GRADCHECK_TOL = {"rtol": 1e-3, "atol": 1e-5}
+
+BLOCK_VALUE_HINT = (
+    "Check the order of conv, BatchNorm and ReLU, which convolution carries the stride, "
+    "where the skip is added and what the shortcut computes."
+)
+BLOCK_GRAD_HINT = (
+    "Gradients must flow through both the branch and the skip path; a detached or "
+    "non-additive skip changes them."
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    label: str
+    args: tuple
+    x_shape: tuple[int, ...] = ()  # () = structure only (full-size parameter counts)
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SkipTest:
+    """Zero the residual branch; the block must then be the identity or ReLU."""
+
+    config: Config
+    zero: tuple[str, ...]  # state-dict entries set to 0
+    expect: str  # "identity" or "relu"
+
+
+def _reference_shapes(ref_cls, config: Config) -> dict[str, list[int]]:
+    module = ref_cls(*config.args, **config.kwargs)
+    return {k: list(v.shape) for k, v in module.state_dict().items()}
+
+
+def _out_shape(ref_cls, config: Config) -> tuple[int, ...]:
+    module = ref_cls(*config.args, **config.kwargs).eval()
+    with torch.no_grad():
+        return tuple(module(torch.zeros(config.x_shape, dtype=torch.float32)).shape)
+
+
+def block_plan(
+    *,
+    factory: str,
+    ref_cls,
+    seed: int,
+    configs: list[Config],
+    gradcheck: Config | None,
+    skip: SkipTest | None,
+    value_hint: str = BLOCK_VALUE_HINT,
+    grad_hint: str = BLOCK_GRAD_HINT,
+) -> TestPlan:
+    rng = np.random.default_rng(seed)
+    harness = harness_module()
+    probes: list[dict] = []
+    arrays: dict[str, np.ndarray] = {}
+    checks: list[Check] = []
+    context: dict = {}
+
+    def add_weighted_probe(pid: str, config: Config, *, zero=(), grad=True, jac=False, fd=False):
+        shapes = _reference_shapes(ref_cls, config)
+        state = harness.seeded_state(int(rng.integers(1 << 62)), shapes)
+        for name in zero:
+            state[name] = np.zeros_like(state[name])
+        for name, value in state.items():
+            arrays[f"{pid}/sd/{name}"] = value
+        x = rng.standard_normal(config.x_shape)
+        arrays[f"{pid}/x"] = x
+        context[f"{pid}/x"] = x
+        if grad:
+            arrays[f"{pid}/grad_out"] = rng.standard_normal(_out_shape(ref_cls, config))
+        probes.append(
+            {
+                "id": pid,
+                "kind": "module",
+                "factory": factory,
+                "args": list(config.args),
+                "kwargs": dict(config.kwargs),
+                "weights": "arrays",
+                "mode": "eval",
+                "jacobian": jac,
+                "fd": fd,
+                "eps": 1e-6,
+            }
+        )
+
+    for i, config in enumerate(configs):
+        pid = f"m{i}"
+        if config.x_shape:
+            add_weighted_probe(pid, config)
+        else:
+            probes.append(
+                {"id": pid, "kind": "module", "factory": factory, "args": list(config.args),
+                 "kwargs": dict(config.kwargs), "weights": None}
+            )  # fmt: skip
+        checks += structure_checks(pid, config.label)
+        if config.x_shape:
+            checks += forward_checks(pid, config.label, value_hint, grad_hint)
+    if gradcheck is not None:
+        add_weighted_probe("gc", gradcheck, grad=False, jac=True, fd=True)
+        checks.append(
+            Check(f"gradcheck: autograd agrees with finite differences, {gradcheck.label}",
+                  "gradient", "gc", check_gradcheck)
+        )  # fmt: skip
+    if skip is not None:
+        add_weighted_probe("skip", skip.config, zero=skip.zero, grad=False, jac=True)
+        x = context["skip/x"]
+        checks += skip_checks(skip.expect, x, skip.config.label)
+    return TestPlan(probes=probes, arrays=arrays, checks=checks, context=context)
+
+
+# ------------------------------------------------------------------ checks
+
+
+def structure_checks(pid: str, label: str) -> list[Check]:
+    return [
+        Check(f"parameter count, {label}", "params", pid, check_param_total),
+        Check(f"parameters per submodule, {label}", "params", pid, check_param_children),
+        Check(f"state dict loads strictly (names and shapes), {label}", "params", pid,
+              check_state_dict),
+    ]  # fmt: skip
+
+
+def forward_checks(
+    pid: str, label: str, value_hint: str = BLOCK_VALUE_HINT, grad_hint: str = BLOCK_GRAD_HINT
+) -> list[Check]:
+    return [
+        Check(f"output shape, {label}", "shape", pid, check_output_shape),
+        Check(f"output values, {label}", "value", pid, output_values_check(value_hint)),
+        Check(f"input gradient, {label}", "gradient", pid, input_grad_check(grad_hint)),
+        Check(f"parameter gradients, {label}", "gradient", pid, check_param_grads),
+    ]
+
+
+def check_param_total(got: dict, want: dict) -> tuple[bool, str]:
+    n, m = integer(got.get("params_total")), integer(want["params_total"])
+    if n == m:
+        return True, f"{n:,} parameters"
+    return False, f"your module has {n:,} parameters; the interface implies {m:,}"
+
+
+def check_param_children(got: dict, want: dict) -> tuple[bool, str]:
+    g, w = int_map(got.get("params_children")), int_map(want["params_children"])
+    w = {k: v for k, v in w.items() if v}  # parameter-free children (ReLU) are optional
+    g_nonzero = {k: v for k, v in g.items() if v}
+    if g_nonzero == w:
+        return True, "every submodule has the expected number of parameters"
+    problems = []
+    for name in sorted(set(w) | set(g_nonzero)):
+        if name not in g_nonzero:
+            problems.append(f"{name}: missing (expected {w[name]:,} parameters)")
+        elif name not in w:
+            problems.append(f"{name}: not in the interface ({g_nonzero[name]:,} parameters)")
+        elif g_nonzero[name] != w[name]:
+            problems.append(f"{name}: {g_nonzero[name]:,} parameters, expected {w[name]:,}")
+    return False, "; ".join(problems[:6])
+
+
+def check_state_dict(got: dict, want: dict) -> tuple[bool, str]:
+    load_error = got.get("errors", {}).get("load") if isinstance(got.get("errors"), dict) else None
+    g, w = shape_map(got.get("state_shapes")), shape_map(want["state_shapes"])
+    if g == w and not load_error:
+        return True, f"{len(w)} entries match"
+    problems = []
+    missing = sorted(set(w) - set(g))
+    unexpected = sorted(set(g) - set(w))
+    if missing:
+        problems.append("missing: " + ", ".join(missing[:5]))
+    if unexpected:
+        problems.append("unexpected: " + ", ".join(unexpected[:5]))
+    for name in sorted(set(g) & set(w)):
+        if g[name] != w[name]:
+            problems.append(f"{name} has shape {fmt_shape(g[name])}, expected {fmt_shape(w[name])}")
+    if not problems and load_error:
+        problems.append(str(load_error)[:300])
+    return False, "; ".join(problems[:6])
+
+
+def check_output_shape(got: dict, want: dict) -> tuple[bool, str]:
+    y, ref = array(got, "y"), want["y"]
+    if y.shape == ref.shape:
+        return True, f"output shape {fmt_shape(y.shape)}"
+    return False, (
+        f"output shape {fmt_shape(y.shape)}, expected {fmt_shape(ref.shape)}: check the "
+        "stride (which convolution carries it), padding and the number of output channels"
+    )
+
+
+def _values(got: dict, want: dict, key: str, what: str, hint: str, tol: dict):
+    y, ref = array(got, key), want[key]
+    ok, detail = close(y, ref, **tol)
+    if ok:
+        return True, f"{what} match the reference ({detail})"
+    return False, f"{what} differ from the reference: {detail}. {hint}"
+
+
+def output_values_check(hint: str):
+    def check_output_values(got: dict, want: dict) -> tuple[bool, str]:
+        return _values(got, want, "y", "outputs", hint, VALUE_TOL)
+
+    return check_output_values
+
+
+def input_grad_check(hint: str):
+    def check_input_grad(got: dict, want: dict) -> tuple[bool, str]:
+        return _values(got, want, "dx", "input gradients", hint, GRAD_TOL)
+
+    return check_input_grad
+
+
+def check_param_grads(got: dict, want: dict) -> tuple[bool, str]:
+    g = got.get("dparams")
+    if not isinstance(g, dict):
+        raise Missing("dparams")
+    w = want["dparams"]
+    wrong = []
+    for name, ref in w.items():
+        value = g.get(name)
+        if not isinstance(value, np.ndarray) or not close(value, ref, **GRAD_TOL)[0]:
+            wrong.append(name)
+    if not wrong:
+        return True, f"gradients of all {len(w)} parameters match the reference"
+    return False, "wrong or missing gradient for: " + ", ".join(wrong[:6])
+
+
+def check_gradcheck(got: dict, want: dict) -> tuple[bool, str]:
+    jac, fd = array(got, "jac"), array(got, "fd_jac")
+    if not close(want["jac"], want["fd_jac"], **GRADCHECK_TOL)[0]:
+        # A ReLU input fell within eps of its kink, so finite differences are off for the
+        # reference too: judge against the reference's own Jacobians instead.
+        ok = close(jac, want["jac"], **GRAD_TOL)[0] and close(fd, want["fd_jac"], **GRAD_TOL)[0]
+        detail = "checked against the reference (an input sat on a ReLU kink)"
+        return ok, detail if ok else "autograd's Jacobian differs from the reference's"
+    ok, detail = close(jac, fd, **GRADCHECK_TOL)
+    if ok:
+        return True, f"analytical and numerical Jacobians agree ({detail})"
+    return False, (
+        f"the gradient autograd computes disagrees with finite differences of your forward "
+        f"pass: {detail}. Something in forward is detached or a custom backward is wrong."
+    )
+
+
+def skip_checks(expect: str, x: np.ndarray, label: str) -> list[Check]:
+    if expect == "identity":
+        y_expected, jac_expected = x, np.eye(x.size)
+        what, jac_what = "x exactly", "the identity matrix I"
+    else:
+        y_expected = np.maximum(x, 0.0)
+        jac_expected = np.diag((x.reshape(-1) > 0).astype(np.float64))
+        what, jac_what = "ReLU(x)", "diag(x > 0), the Jacobian of ReLU"
+
+    def decide_value(got: dict, want: dict) -> tuple[bool, str]:
+        ok, detail = close(array(got, "y"), y_expected, rtol=0.0, atol=1e-12)
+        if ok:
+            return True, f"the block returns {what}"
+        return False, (
+            f"with the residual branch zeroed the block should return {what}; it does not "
+            f"({detail}). Check what is applied after the addition and how the skip is added."
+        )
+
+    def decide_jac(got: dict, want: dict) -> tuple[bool, str]:
+        ok, detail = close(array(got, "jac"), jac_expected, rtol=0.0, atol=1e-12)
+        if ok:
+            return True, f"the Jacobian is {jac_what}"
+        return False, (
+            f"with the residual branch zeroed the Jacobian should be {jac_what}; it is not "
+            f"({detail}). The skip path must carry the gradient unchanged."
+        )
+
+    return [
+        Check(f"skip path: zeroed branch gives {what}, {label}", "value", "skip", decide_value),
+        Check(f"skip path: Jacobian is {jac_what.split(',')[0]}, {label}", "gradient", "skip",
+              decide_jac),
+    ]  # fmt: skip

@@ -1,0 +1,502 @@
+"""The grading harness: runs inside the sandbox, next to the candidate's solution.py.
+
+It measures and reports; it never judges. It reads plan.json (the probes and a per-run
+nonce) and inputs.npz (secret inputs and weights, loaded with allow_pickle=False), deletes
+them and itself from disk, hides the real stdout on a private descriptor, imports the
+candidate's code, runs every probe, and writes exactly one framed result:
+
+    <nonce>:<base64 of the JSON measurements>:<nonce>
+
+Expected values are computed outside with the reference solution, so a forged frame would
+have to contain the right answers. Only the standard library, numpy and torch are used.
+The engine also imports this file to measure the reference with the same probe code.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import math
+import os
+import sys
+import traceback
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# Taken before the candidate's code is imported, so that a replaced attribute on torch
+# does not change how the harness itself measures.
+_autograd_grad = torch.autograd.grad
+_no_grad = torch.no_grad
+_from_numpy = torch.from_numpy
+
+MASK64 = (1 << 64) - 1
+SENTINEL = 7.0  # what init probes fill tensors with: a value no initializer produces
+
+
+# ---------------------------------------------------------------------------- weights
+
+
+def _uniform01(seed: int, key: str, count: int) -> np.ndarray:
+    """Deterministic uniforms in [0, 1): splitmix64 over a counter, the same on any machine."""
+    base = (seed * 0x9E3779B97F4A7C15 + zlib.crc32(key.encode()) * 0xD1B54A32D192ED03) & MASK64
+    z = np.arange(count, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(base)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (2.0**-53)
+
+
+def seeded_value(seed: int, name: str, shape: list[int]) -> np.ndarray:
+    """A plausible value for a state-dict entry, chosen by its name and shape.
+
+    Weights are He-scaled (so deep nets stay finite), BatchNorm statistics are positive,
+    and every entry differs from the others, so a swapped name changes the output.
+    """
+    shape = tuple(int(s) for s in shape)
+    count = int(np.prod(shape)) if shape else 1
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf == "num_batches_tracked":
+        return np.zeros(shape, dtype=np.int64)
+    u = _uniform01(seed, name, count).reshape(shape)
+    if leaf == "running_var":
+        return 0.5 + u
+    if leaf == "running_mean":
+        return 0.2 * (2 * u - 1)
+    if len(shape) >= 2:
+        fan_in = int(np.prod(shape[1:]))
+        return (2 * u - 1) * math.sqrt(6.0 / fan_in)
+    if leaf == "weight":
+        return 0.5 + u
+    return 0.2 * (2 * u - 1)
+
+
+def seeded_state(seed: int, shapes: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    return {name: seeded_value(seed, name, shape) for name, shape in shapes.items()}
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:500]
+
+
+def _numel(t) -> int:
+    return int(t.numel())
+
+
+def _structure(module: nn.Module) -> dict:
+    return {
+        "params_total": int(sum(_numel(p) for p in module.parameters())),
+        "params_children": {
+            name: int(sum(_numel(p) for p in child.parameters()))
+            for name, child in module.named_children()
+        },
+        "state_shapes": {k: [int(s) for s in v.shape] for k, v in module.state_dict().items()},
+    }
+
+
+def _to_float64_tree(value):
+    """A candidate's return value as JSON-able data with numpy arrays."""
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, (int, np.integer)):
+        return {"int": int(value)}
+    if isinstance(value, (float, np.floating)):
+        return {"float": float(value)}
+    if isinstance(value, torch.Tensor):
+        return {"array": value.detach().cpu().to(torch.float64).numpy().copy()}
+    if isinstance(value, np.ndarray):
+        return {"array": np.asarray(value, dtype=np.float64).copy()}
+    if isinstance(value, (tuple, list)):
+        return {"seq": [_to_float64_tree(v) for v in value][:16]}
+    return {"type": type(value).__name__[:60]}
+
+
+def _jacobian(fn, x: torch.Tensor) -> np.ndarray:
+    x = x.detach().clone().requires_grad_(True)
+    y = fn(x.clone()).reshape(-1)
+    rows = []
+    for i in range(y.numel()):
+        (g,) = _autograd_grad(y[i], x, retain_graph=True, allow_unused=True)
+        rows.append(torch.zeros_like(x) if g is None else g)
+    return torch.stack([r.reshape(-1) for r in rows]).detach().numpy().copy()
+
+
+def _fd_jacobian(fn, x: torch.Tensor, eps: float) -> np.ndarray:
+    """Central differences of the forward pass: what torch.autograd.gradcheck compares to."""
+    x = x.detach().clone()
+    flat = x.reshape(-1)
+    columns = []
+    with _no_grad():
+        for j in range(flat.numel()):
+            orig = float(flat[j])
+            flat[j] = orig + eps
+            plus = fn(x).reshape(-1).clone()
+            flat[j] = orig - eps
+            minus = fn(x).reshape(-1).clone()
+            flat[j] = orig
+            columns.append((plus - minus) / (2 * eps))
+    return torch.stack(columns, dim=1).numpy().copy()
+
+
+# ---------------------------------------------------------------------------- probes
+
+
+def probe_module(spec: dict, arrays: dict, solution) -> dict:
+    """Build a module, report its structure, load weights strictly, run forward/backward."""
+    out: dict = {"errors": {}}
+    try:
+        module = getattr(solution, spec["factory"])(*spec.get("args", []), **spec.get("kwargs", {}))
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{spec['factory']} returned {type(module).__name__}, not nn.Module")
+    except BaseException as exc:
+        out["errors"]["build"] = _error(exc)
+        return out
+    try:
+        out.update(_structure(module))
+    except BaseException as exc:
+        out["errors"]["structure"] = _error(exc)
+    weights = spec.get("weights")
+    if weights is None:
+        return out
+    try:
+        module = module.to(torch.float64)
+        if weights == "arrays":
+            prefix = spec["id"] + "/sd/"
+            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        else:
+            shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
+            state = seeded_state(int(weights["seed"]), shapes)
+            for name in weights.get("zero", []):
+                if name in state:
+                    state[name] = np.zeros_like(state[name])
+        module.load_state_dict({k: _from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
+        module.train(spec.get("mode", "eval") == "train")
+    except BaseException as exc:
+        out["errors"]["load"] = _error(exc)
+        return out
+    x = _from_numpy(np.array(arrays[spec["id"] + "/x"]))
+    try:
+        xg = x.clone().requires_grad_(True)
+        # A clone goes in, so an in-place op on the input does not hit the leaf itself.
+        y = module(xg.clone())
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"forward returned {type(y).__name__}, not a tensor")
+        out["y"] = y.detach().to(torch.float64).numpy().copy()
+        grad_key = spec["id"] + "/grad_out"
+        if grad_key in arrays:
+            g = _from_numpy(np.array(arrays[grad_key]))
+            if tuple(g.shape) == tuple(y.shape):
+                params = dict(module.named_parameters())
+                names = [n for n, p in params.items() if p.requires_grad]
+                if not spec.get("param_grads", True):
+                    names = []  # a full network's gradients would not fit the output cap
+                grads = _autograd_grad(y, [xg] + [params[n] for n in names], g, allow_unused=True)
+                out["dx"] = (
+                    np.zeros(x.shape) if grads[0] is None else grads[0].detach().numpy().copy()
+                )
+                out["dparams"] = {
+                    n: (
+                        np.zeros(tuple(params[n].shape))
+                        if gr is None
+                        else gr.detach().numpy().copy()
+                    )
+                    for n, gr in zip(names, grads[1:], strict=True)
+                }
+    except BaseException as exc:
+        out["errors"]["forward"] = _error(exc)
+        return out
+    try:
+        if spec.get("jacobian"):
+            out["jac"] = _jacobian(module, x)
+        if spec.get("fd"):
+            out["fd_jac"] = _fd_jacobian(module, x, float(spec.get("eps", 1e-6)))
+    except BaseException as exc:
+        out["errors"]["jacobian"] = _error(exc)
+    return out
+
+
+def _arg(value, arrays: dict):
+    if isinstance(value, dict) and "array" in value:
+        return np.array(arrays[value["array"]])
+    return value
+
+
+def probe_call(spec: dict, arrays: dict, solution) -> dict:
+    """Call a function of the solution and report what it returned."""
+    try:
+        fn = getattr(solution, spec["fn"])
+        args = [_arg(a, arrays) for a in spec.get("args", [])]
+        kwargs = {k: _arg(v, arrays) for k, v in spec.get("kwargs", {}).items()}
+        return {"errors": {}, "value": _to_float64_tree(fn(*args, **kwargs))}
+    except BaseException as exc:
+        return {"errors": {"call": _error(exc)}}
+
+
+class InitRecorder:
+    """Wraps torch.nn.init's functions to notice calls made while armed."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.calls: list[str] = []
+
+    def install(self) -> None:
+        init = torch.nn.init
+        for name in list(vars(init)):
+            fn = getattr(init, name)
+            if callable(fn) and getattr(fn, "__module__", "") == init.__name__:
+                setattr(init, name, self._wrap(name, fn))
+
+    def _wrap(self, name: str, fn):
+        def recorded(*args, **kwargs):
+            if self.armed:
+                self.calls.append(name)
+            return fn(*args, **kwargs)
+
+        recorded.__name__ = name
+        recorded.__wrapped__ = fn
+        return recorded
+
+
+RECORDER = InitRecorder()
+
+
+def _tensor_stats(t: torch.Tensor) -> dict:
+    v = t.detach().to(torch.float64).reshape(-1)
+    mean = float(v.mean())
+    std = float(v.std()) if v.numel() > 1 else 0.0
+    frac = float(((v - mean).abs() <= std).to(torch.float64).mean()) if std > 0 else 0.0
+    return {"n": int(v.numel()), "mean": mean, "std": std, "frac1": frac}
+
+
+def probe_init(spec: dict, arrays: dict, solution) -> dict:
+    """Call kaiming_normal_ on sentinel-filled tensors; report statistics and side effects."""
+    out: dict = {"errors": {}, "cases": []}
+    fn = getattr(solution, spec["fn"], None)
+    if fn is None:
+        out["errors"]["call"] = f"AttributeError: solution has no {spec['fn']}"
+        return out
+    for case in spec["cases"]:
+        t = torch.full(tuple(case["shape"]), SENTINEL, dtype=torch.float32)
+        ptr = t.data_ptr()
+        torch.manual_seed(int(case["seed"]))
+        RECORDER.calls.clear()
+        RECORDER.armed = True
+        try:
+            kwargs = {"mode": case["mode"]} if case.get("mode") else {}
+            ret = fn(t, **kwargs)
+            error = ""
+        except BaseException as exc:
+            ret, error = None, _error(exc)
+        finally:
+            RECORDER.armed = False
+        result = {
+            "error": error,
+            "same_object": ret is t,
+            "same_storage": t.data_ptr() == ptr,
+            "changed": bool((t != SENTINEL).any()),
+            "init_calls": sorted(set(RECORDER.calls)),
+        }
+        result.update(_tensor_stats(t))
+        out["cases"].append(result)
+    return out
+
+
+# The model init_resnet probes are run on: torchvision's block classes by name and
+# attributes, small enough to build in milliseconds, large enough for tight statistics.
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin: int, mid: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(mid)
+        self.conv3 = nn.Conv2d(mid, mid * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(mid * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != mid * 4:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, mid * 4, 1, stride, bias=False), nn.BatchNorm2d(mid * 4)
+            )
+
+
+class SmallResNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(32)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(BasicBlock(32, 32), BasicBlock(32, 64, 2))
+        self.layer2 = nn.Sequential(Bottleneck(64, 32, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(128, 10)
+
+
+def small_resnet_layout() -> dict:
+    """Names of the probe model's parameters by role, for the checks made outside."""
+    model = SmallResNet()
+    layout: dict = {"conv": {}, "bn_weight": [], "bn_bias": [], "last_bn": []}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            w = module.weight
+            layout["conv"][name + ".weight"] = {
+                "fan_in": int(w.shape[1] * w.shape[2] * w.shape[3]),
+                "fan_out": int(w.shape[0] * w.shape[2] * w.shape[3]),
+            }
+        elif isinstance(module, nn.BatchNorm2d):
+            layout["bn_weight"].append(name + ".weight")
+            layout["bn_bias"].append(name + ".bias")
+        if isinstance(module, Bottleneck):
+            layout["last_bn"].append(name + ".bn3.weight")
+        elif isinstance(module, BasicBlock):
+            layout["last_bn"].append(name + ".bn2.weight")
+    return layout
+
+
+def probe_init_model(spec: dict, arrays: dict, solution) -> dict:
+    """Call init_resnet on a sentinel-filled small ResNet; report per-parameter statistics."""
+    out: dict = {"errors": {}}
+    model = SmallResNet()
+    with _no_grad():
+        for p in model.parameters():
+            p.fill_(SENTINEL)
+    torch.manual_seed(int(spec["seed"]))
+    try:
+        getattr(solution, spec["fn"])(model, zero_init_residual=bool(spec["flag"]))
+    except BaseException as exc:
+        out["errors"]["call"] = _error(exc)
+        return out
+    params = {}
+    for name, p in model.named_parameters():
+        stats = _tensor_stats(p)
+        if p.dim() == 1:
+            stats["values"] = p.detach().to(torch.float64).numpy().copy()
+        params[name] = stats
+    out["params"] = params
+    return out
+
+
+PROBES = {
+    "module": probe_module,
+    "call": probe_call,
+    "init": probe_init,
+    "init_model": probe_init_model,
+}
+
+
+def measure(probes: list[dict], arrays: dict, solution) -> dict:
+    """Run every probe; one probe's failure never stops the others."""
+    results = {}
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        for spec in probes:
+            try:
+                results[spec["id"]] = PROBES[spec["kind"]](spec, arrays, solution)
+            except BaseException as exc:
+                results[spec["id"]] = {"errors": {"probe": _error(exc)}}
+    finally:
+        torch.set_default_dtype(previous)
+    return results
+
+
+# ---------------------------------------------------------------------------- framing
+
+
+def encode(value):
+    """JSON-able data; float arrays as base64 of little-endian float64 bytes with a shape."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iub":
+            arr = np.ascontiguousarray(value, dtype="<i8")
+            dtype = "<i8"
+        else:
+            arr = np.ascontiguousarray(value, dtype="<f8")
+            dtype = "<f8"
+        return {
+            "__nd__": [int(s) for s in arr.shape],
+            "dtype": dtype,
+            "b64": base64.b64encode(arr.tobytes()).decode("ascii"),
+        }
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}
+    return value
+
+
+def frame(nonce: str, payload: dict) -> bytes:
+    body = base64.b64encode(json.dumps(encode(payload)).encode()).decode("ascii")
+    return f"\n{nonce}:{body}:{nonce}\n".encode("ascii")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def main() -> int:
+    with open("plan.json", "rb") as f:
+        plan = json.loads(f.read())
+    with np.load("inputs.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for name in ("plan.json", "inputs.npz", os.path.basename(__file__)):
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+    nonce = plan.pop("nonce")
+    # The real stdout moves to a private descriptor; whatever the candidate prints lands
+    # on stderr, so nothing it writes can pass for the result frame.
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    torch.set_num_threads(1)
+    RECORDER.install()
+
+    spec = importlib.util.spec_from_file_location("solution", "solution.py")
+    solution = importlib.util.module_from_spec(spec)
+    sys.modules["solution"] = solution
+    try:
+        spec.loader.exec_module(solution)
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        return 1
+    results = measure(plan["probes"], arrays, solution)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _write_all(result_fd, frame(nonce, {"probes": results}))
+    os.close(result_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Celery tasks: thin wrappers that take ids and call the services.
+
+`grade_submission` is idempotent (the service claims the row with one UPDATE), so it is
+acked late: a worker lost mid-grading leaves the message to be redelivered, and the
+redelivery finds nothing to do while the sweeper recovers the row.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from grading import services
+from sandbox import Limits
+
+# Defaults for this host's sandbox wall limit; each message carries the limits of its own
+# exercise (services._enqueue), which may be larger.
+_LIMITS = services.grading_time_limits(limits=Limits(wall_s=settings.SANDBOX_WALL_S))
+
+SWEEP_EVERY_S = 60.0
+
+
+@shared_task(
+    name="grading.grade_submission",
+    acks_late=True,
+    soft_time_limit=_LIMITS.soft_s,
+    time_limit=_LIMITS.hard_s,
+    ignore_result=True,
+)
+def grade_submission(submission_id: int) -> None:
+    services.submission_grade(submission_id=submission_id)
+
+
+@shared_task(
+    name="grading.sweep_submissions",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=SWEEP_EVERY_S,
+    ignore_result=True,
+)
+def sweep_submissions() -> int:
+    return len(services.submission_sweep())

@@ -1,0 +1,139 @@
+"""The JSON API: token and session auth, isolation between learners, refused input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from grading import services
+from grading.models import Submission
+from tests.grading.conftest import SE_BLOCK_SOLUTION, SE_BLOCK_SYNTAX_ERROR
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def token(learner):
+    _token, key = services.api_token_create(user=learner)
+    return key
+
+
+def post(client, body, *, token=None, raw=None, **extra):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(
+        "/api/submissions",
+        raw if raw is not None else json.dumps(body),
+        content_type="application/json",
+        headers=headers,
+        **extra,
+    )
+
+
+def test_a_token_holder_submits_and_gets_201_with_the_id(
+    client, learner, token, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}, token=token)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    submission = Submission.objects.get(pk=body["id"])
+    assert submission.user == learner and body["status"] == "queued"
+    assert body["url"] == f"/api/submissions/{submission.pk}"
+    assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]
+
+
+def test_without_credentials_the_api_answers_401(client):
+    assert post(client, {"exercise": "se-block", "code": "x"}).status_code == 401
+    assert client.get("/api/submissions/1").status_code == 401
+    bad = post(client, {"exercise": "se-block", "code": "x"}, token="not-a-token")
+    assert bad.status_code == 401
+
+
+def test_session_auth_needs_the_csrf_token(learner):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    body = {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}
+    assert post(client, body).status_code == 403
+    client.get("/exercises/")  # sets the CSRF cookie, as the page would
+    csrf = client.cookies["csrftoken"].value
+    response = post(client, body, HTTP_X_CSRFTOKEN=csrf)
+    assert response.status_code == 201, response.content
+
+
+def test_get_returns_status_score_and_the_tests(client, learner, token):
+    submission = services.submission_create(
+        user=learner, exercise="se-block", code=SE_BLOCK_SYNTAX_ERROR, enqueue=False
+    )
+    queued = client.get(
+        f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert queued.json()["status"] == "queued" and queued.json()["tests"] == []
+    services.submission_grade(submission_id=submission.pk)
+    body = client.get(
+        f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert body["status"] == "error" and body["error_kind"] == "syntax"
+    assert body["score"] == 0 and body["total"] == len(body["tests"]) > 0
+    assert set(body["tests"][0]) == {"name", "category", "passed", "message"}
+    assert "SyntaxError" in body["stderr_excerpt"]
+
+
+def test_another_learners_submission_is_404(client, token, other_learner):
+    theirs = services.submission_create(
+        user=other_learner, exercise="se-block", code=SE_BLOCK_SOLUTION, enqueue=False
+    )
+    response = client.get(
+        f"/api/submissions/{theirs.pk}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 404
+    missing = client.get("/api/submissions/999999", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404
+
+
+def test_an_oversized_source_is_422_with_a_clear_message_and_nothing_queued(
+    client, token, broker, django_capture_on_commit_callbacks
+):
+    code = "# " + "x" * (64 * 1024)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, {"exercise": "se-block", "code": code}, token=token)
+    assert response.status_code == 422
+    assert "the limit is 65,536 bytes" in response.json()["detail"]
+    assert Submission.objects.count() == 0 and broker.all() == []
+
+
+def test_a_body_that_is_not_utf8_is_400_with_a_clear_message(client, token, broker):
+    raw = b'{"exercise": "se-block", "code": "x = \'\xe9\'"}'
+    response = post(client, None, token=token, raw=raw)
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.json()["detail"]
+    assert Submission.objects.count() == 0 and broker.all() == []
+
+
+def test_a_lone_surrogate_in_the_json_is_422(client, token):
+    raw = '{"exercise": "se-block", "code": "x = \'\\ud800\'"}'
+    response = post(client, None, token=token, raw=raw)
+    assert response.status_code == 422
+    assert "not valid UTF-8" in response.json()["detail"]
+    assert Submission.objects.count() == 0
+
+
+def test_an_unknown_exercise_is_422(client, token):
+    response = post(client, {"exercise": "nope", "code": "x = 1"}, token=token)
+    assert response.status_code == 422 and "no exercise named" in response.json()["detail"]
+
+
+def test_the_api_token_command_prints_a_working_token(learner):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("api_token", "ada", "--name", "ci", stdout=out)
+    assert services.api_token_authenticate(key=out.getvalue().strip()) == learner
+
+
+def test_the_openapi_description_lists_both_operations(client):
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert set(paths) == {"/api/submissions", "/api/submissions/{submission_id}"}

@@ -1,0 +1,35 @@
+# expect: fail init
+# zero_init_residual zeroes every BatchNorm of a block
+import math
+
+import torch
+import torch.nn as nn
+
+
+def kaiming_normal_(tensor, mode="fan_in"):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(mode)
+    receptive = math.prod(tensor.shape[2:])
+    fan = tensor.shape[1] * receptive if mode == "fan_in" else tensor.shape[0] * receptive
+    std = math.sqrt(2.0 / fan)
+    with torch.no_grad():
+        tensor.normal_(0.0, std)
+    return tensor
+
+
+def init_resnet(model, zero_init_residual=False):
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.weight.fill_(1.0)
+                m.bias.fill_(0.0)
+    if zero_init_residual:
+        for m in model.modules():
+            if type(m).__name__ in ("Bottleneck", "BasicBlock"):
+                for sub in m.modules():
+                    if isinstance(sub, nn.BatchNorm2d):
+                        with torch.no_grad():
+                            sub.weight.zero_()
+    return model
