@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Serves the API docs page with the swagger files bundled in the package (no CDN).
+    "ninja",
     "quizbank",
     "grading",
 ]

@@ -16,6 +16,7 @@ from django.urls import reverse
 from quizbank.models import LearnerProfile
 
 ROOT = Path(__file__).resolve().parent.parent
+REMOTE_ASSET = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
 
 
 @pytest.mark.django_db
@@ -177,11 +178,10 @@ def test_celery_speaks_json_only_with_prefetch_one_and_both_grading_queues():
 
 
 def test_pages_load_no_script_or_style_from_another_host():
-    remote = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
     offenders = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "templates").rglob("*.html")
-        if remote.search(path.read_text())
+        if REMOTE_ASSET.search(path.read_text())
     ]
     assert offenders == []
 
@@ -195,3 +195,13 @@ def test_every_vendored_asset_the_base_template_loads_is_on_disk():
     versions = (ROOT / "static" / "vendor" / "VERSIONS.md").read_text()
     for library in ("htmx", "katex", "chart.js"):
         assert library in versions
+
+
+@pytest.mark.django_db
+def test_api_docs_page_uses_the_swagger_files_bundled_with_ninja_not_a_cdn(client):
+    client.force_login(User.objects.create_user("ed", password="Passphrase-123"))
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui-bundle.js" in page
+    assert not REMOTE_ASSET.search(page)

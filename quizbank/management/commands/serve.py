@@ -1,6 +1,6 @@
 """Start the web server and one Celery worker together; Ctrl-C stops both.
 
-This is what `make run` ends with. The worker consumes both grading queues. With
+This is what `make run` ends with. The worker consumes both grading queues and runs the beat schedule (the sweeper). With
 --gunicorn the web side is gunicorn instead of Django's development server.
 """
 
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         worker = [
             python, "-m", "celery", "-A", "config", "worker",
             "-Q", "grade.cpu,grade.gpu", "--concurrency", "1", "--loglevel", "INFO",
+            # Embedded beat (one worker only): the sweeper re-enqueues stuck submissions.
+            "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
         ]  # fmt: skip
         broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
         self.stdout.write(
