@@ -26,7 +26,8 @@ def _check_broker() -> dict[str, Any]:
     url = settings.CELERY_BROKER_URL
     transport = url.split("://", 1)[0]
     try:
-        with app.connection_for_write() as conn:
+        # The URL from settings, explicitly: Celery would otherwise prefer its own env lookup.
+        with app.connection_for_write(url) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"ok": True, "transport": transport}
     except Exception as exc:
