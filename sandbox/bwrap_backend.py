@@ -28,7 +28,7 @@ from typing import IO
 from sandbox.bootstrap import bootstrap_argv, pack_files
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
-from sandbox.types import Job, Limits, RunResult, Status
+from sandbox.types import Job, Limits, RunResult
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "resnet-sandbox"
@@ -249,16 +249,9 @@ class BwrapBackend:
                 cgroup = Cgroup(limits)
             return self._drive(job, limits, cgroup)
         except Exception as exc:  # a failure of ours, never the candidate's
-            return RunResult(
-                status=Status.SANDBOX_ERROR,
-                exit_code=None,
-                signal=None,
-                stdout=b"",
-                stderr=b"",
-                stdout_truncated=False,
-                stderr_truncated=False,
-                wall_s=time.monotonic() - started,
+            return RunResult.sandbox_error(
                 backend=self.name,
+                wall_s=time.monotonic() - started,
                 detail=f"{type(exc).__name__}: {exc}",
             )
         finally:

@@ -116,18 +116,11 @@ class DockerBackend:
             container = self._create(job, limits)
             return self._drive(container, job, limits, started)
         except Exception as exc:  # any failure of ours is a sandbox_error, never the code's
-            return RunResult(
-                status=Status.SANDBOX_ERROR,
-                exit_code=None,
-                signal=None,
-                stdout=b"",
-                stderr=b"",
-                stdout_truncated=False,
-                stderr_truncated=False,
-                wall_s=time.monotonic() - started,
+            return RunResult.sandbox_error(
                 backend=self.name,
-                image=self.image,
+                wall_s=time.monotonic() - started,
                 detail=f"{type(exc).__name__}: {exc}",
+                image=self.image,
             )
         finally:
             if container is not None:

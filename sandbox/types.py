@@ -59,6 +59,25 @@ class RunResult:
     image: str | None = None
     detail: str = ""  # our own diagnostics (e.g. why a sandbox_error happened)
 
+    @classmethod
+    def sandbox_error(
+        cls, *, backend: str, wall_s: float, detail: str, image: str | None = None
+    ) -> RunResult:
+        """A run that failed on our side: nothing came back from the job."""
+        return cls(
+            status=Status.SANDBOX_ERROR,
+            exit_code=None,
+            signal=None,
+            stdout=b"",
+            stderr=b"",
+            stdout_truncated=False,
+            stderr_truncated=False,
+            wall_s=wall_s,
+            backend=backend,
+            image=image,
+            detail=detail,
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "status": str(self.status),
