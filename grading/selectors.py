@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404
 
 from grading.models import Submission
+
+if TYPE_CHECKING:
+    from quizbank.models import ExerciseStatement
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ def exercise_list_for(*, user: AbstractBaseUser) -> list[ExerciseRow]:
     ]
 
 
-def exercise_statement_get(*, slug: str):  # -> quizbank.models.ExerciseStatement | None
+def exercise_statement_get(*, slug: str) -> ExerciseStatement | None:
     from quizbank.models import ExerciseStatement
 
     return ExerciseStatement.objects.filter(slug=slug, retired=False).order_by("pk").first()

@@ -18,6 +18,7 @@ import logging
 import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -74,7 +75,7 @@ class SubmissionRefused(ValueError):
     """The source cannot be graded as sent; `str(exc)` tells the learner why."""
 
 
-def _engine():
+def _engine() -> ModuleType:
     # Imported on use: the engine pulls torch, which the web process needs only here.
     from grading import engine
 
@@ -141,7 +142,9 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     )
 
 
-def _enqueue_on_commit(*, submission_id: int, exercise: str, countdown: float | None = None):
+def _enqueue_on_commit(
+    *, submission_id: int, exercise: str, countdown: float | None = None
+) -> None:
     transaction.on_commit(
         functools.partial(
             _enqueue, submission_id=submission_id, exercise=exercise, countdown=countdown

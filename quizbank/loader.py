@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Manager, Model, ProtectedError, QuerySet
 from django.utils import timezone
 
 from quizbank.content_validation import (
@@ -181,12 +181,12 @@ def _write_chapter(plan: Plan, report: LoadReport) -> None:
     _write_days(chapter, plan, items, problems, exercises, mocks, report)
 
 
-def _retire(queryset, keep: Iterable[str], report: LoadReport, kind: str) -> None:
+def _retire(queryset: QuerySet, keep: Iterable[str], report: LoadReport, kind: str) -> None:
     stale = queryset.filter(retired=False).exclude(slug__in=list(keep))
     report.add(kind, "retired", stale.update(retired=True))
 
 
-def _save_fields(row, values: dict[str, Any]) -> bool:
+def _save_fields(row: Model, values: dict[str, Any]) -> bool:
     """Set `values` on a model instance; True when any of them changed."""
     changed = False
     for name, value in values.items():
@@ -215,7 +215,9 @@ def _write_parts(chapter: Chapter, plan: Plan, report: LoadReport) -> dict[str, 
     return result
 
 
-def _sync_children(manager, model, rows: list[dict[str, Any]], parent: dict[str, Any]) -> None:
+def _sync_children(
+    manager: Manager, model: type[Model], rows: list[dict[str, Any]], parent: dict[str, Any]
+) -> None:
     """Rewrite an entry's children in place by position: ids stay put where rows remain."""
     existing = list(manager.order_by("order", "pk"))
     for order, values in enumerate(rows):
@@ -281,7 +283,7 @@ def _write_simple(
     parts: dict[str, Part],
     report: LoadReport,
     kind: str,
-):
+) -> dict[str, Problem | ExerciseStatement]:
     existing = {row.slug: row for row in model.objects.filter(chapter=chapter)}
     result = {}
     for slug, row in rows.items():

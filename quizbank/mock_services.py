@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from quizbank import services
@@ -54,7 +54,7 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _steps(script: MockScript):
+def _steps(script: MockScript) -> QuerySet[MockStep]:
     return script.steps.select_related("item", "exercise").order_by("order", "pk")
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from fsrs import Card, Rating, Scheduler, State
+from fsrs import Card, Rating, ReviewLog, Scheduler, State
 
 UTC = dt.UTC
 
@@ -32,7 +32,9 @@ def card_load(state: dict) -> Card:
     return Card.from_dict(state)
 
 
-def card_review(*, card: Card, rating: Rating, now: dt.datetime, duration_ms: int | None = None):
+def card_review(
+    *, card: Card, rating: Rating, now: dt.datetime, duration_ms: int | None = None
+) -> tuple[Card, ReviewLog]:
     """Apply one review; returns (card, fsrs ReviewLog). `now` must be aware (UTC)."""
     if now.tzinfo is None:
         raise ValueError("review time must be timezone-aware")

@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from fsrs import Rating
 
@@ -121,7 +122,7 @@ def _task_counts_from(plan: LearnerPlan, task: ReviewTask) -> dt.datetime:
     return max(checkpoint.starts_at, plan.started_at)
 
 
-def _due_tasks(plan: LearnerPlan, at: dt.datetime):
+def _due_tasks(plan: LearnerPlan, at: dt.datetime) -> QuerySet[ReviewTask]:
     """Tasks of checkpoints that have come (date <= today), not yet completed."""
     today = _plan_today(plan, at)
     reached_days = (today - plan.started_on).days
@@ -163,7 +164,9 @@ def plan_task_confirm(
     return _complete(plan, task, TaskCompletion.How.MANUAL, at)
 
 
-def _tick_matching(user: AbstractBaseUser, at: dt.datetime, **task_filter) -> list[TaskCompletion]:
+def _tick_matching(
+    user: AbstractBaseUser, at: dt.datetime, **task_filter: object
+) -> list[TaskCompletion]:
     plan = _active_plan(user)
     if plan is None:
         return []

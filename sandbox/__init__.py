@@ -9,7 +9,12 @@ A plain library: nothing here imports Django or the project's apps. Public API:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sandbox.types import Job, Limits, RunResult, SandboxUnavailable, Status
+
+if TYPE_CHECKING:
+    from sandbox.backends import Backend
 
 __all__ = [
     "Job",
@@ -23,7 +28,7 @@ __all__ = [
 ]
 
 
-def select_backend(preference: str = "auto", *, image: str | None = None):  # -> Backend
+def select_backend(preference: str = "auto", *, image: str | None = None) -> Backend:
     from sandbox.backends import select_backend as _select
 
     return _select(preference, image=image)
