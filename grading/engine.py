@@ -51,7 +51,9 @@ class Verdict:
     passed: int
     total: int
     tests: list[TestOutcome]
-    error_kind: str  # "" | "syntax" | "runtime" | "timeout" | "memory" | "output_limit" | "sandbox"
+    # "" | "syntax" | "runtime" | "timeout" | "memory" | "output_limit" | "sandbox" (the
+    # sandbox failed) | "unavailable" (this host has no sandbox backend at all)
+    error_kind: str
     stderr_excerpt: str
     wall_s: float
     backend: str
@@ -303,7 +305,7 @@ def grade(
         result = sandbox.run(job, limits or ex.limits, backend=backend, image=image)
     except sandbox.SandboxUnavailable as exc:
         return _verdict(_all_failed(plan, "not run: no sandbox is available"),
-                        status="sandbox_error", error_kind="sandbox", started=started,
+                        status="sandbox_error", error_kind="unavailable", started=started,
                         backend="", detail=str(exc))  # fmt: skip
 
     stderr = _tail(result.stderr)

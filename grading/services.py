@@ -50,6 +50,17 @@ CLAIM_SLACK_S = 30
 QUEUE_WINDOW = timedelta(minutes=5)
 CLI_USERNAME = "grade-cli"
 
+
+def no_sandbox_message(*, reason: str) -> str:
+    """What the learner sees when the worker has no way to run code (DESIGN.md section 3)."""
+    return (
+        "Your code could not be run: the grading worker has no sandbox to run it in "
+        f"({reason}). This is not a problem with your submission. Whoever runs this server "
+        "can enable one: start the Docker engine and build the image with "
+        "`make sandbox-image`, or install bubblewrap on Linux."
+    )
+
+
 OUR_FAULT_MESSAGE = (
     "The grading system failed to run your code, several times. This is our fault, not a "
     "problem with your submission, and it does not count against you. Please submit again "
@@ -275,7 +286,13 @@ def _finish(
 
 
 def _retry_or_give_up(
-    *, submission: Submission, claimed_at: datetime, detail: str, backend: str, requeue: bool
+    *,
+    submission: Submission,
+    claimed_at: datetime,
+    detail: str,
+    backend: str,
+    requeue: bool,
+    message: str = OUR_FAULT_MESSAGE,
 ) -> bool:
     """A sandbox failure: queue again after 2, 4, 8 s, then tell the learner it is on us."""
     if submission.attempts >= MAX_SANDBOX_RETRIES:
@@ -287,7 +304,7 @@ def _retry_or_give_up(
             values={
                 "status": Submission.Status.SANDBOX_ERROR,
                 "error_kind": "sandbox_error",
-                "message": OUR_FAULT_MESSAGE,
+                "message": message,
                 "stderr_excerpt": "",
                 "detail": detail[:4000],
                 "backend": backend,
@@ -375,7 +392,8 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
         )
     except SandboxUnavailable as exc:
         _retry_or_give_up(submission=submission, claimed_at=claimed_at,
-                          detail=f"no sandbox backend: {exc}", backend="", requeue=requeue)  # fmt: skip
+                          detail=f"no sandbox backend: {exc}", backend="", requeue=requeue,
+                          message=no_sandbox_message(reason=str(exc)))  # fmt: skip
     except ValueError as exc:  # the engine refused the source after all
         _finish(
             submission=submission,
@@ -393,12 +411,16 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
                           detail=f"{type(exc).__name__}: {exc}", backend="", requeue=requeue)  # fmt: skip
     else:
         if verdict.status == "sandbox_error":
+            detail = getattr(verdict, "detail", "") or verdict.stderr_excerpt
             _retry_or_give_up(
                 submission=submission,
                 claimed_at=claimed_at,
-                detail=getattr(verdict, "detail", "") or verdict.stderr_excerpt,
+                detail=detail,
                 backend=verdict.backend,
                 requeue=requeue,
+                message=no_sandbox_message(reason=detail)
+                if verdict.error_kind == "unavailable"
+                else OUR_FAULT_MESSAGE,
             )
         else:
             is_error = verdict.status == "error"

@@ -252,7 +252,7 @@ def test_a_syntax_error_is_reported_with_its_line_and_nothing_runs():
 
 def test_no_sandbox_is_a_sandbox_error_that_says_how_to_enable_one():
     verdict = engine.grade(exercise="param-count", source="x = 1\n", backend="none", sample=True)
-    assert verdict.status == "sandbox_error" and verdict.error_kind == "sandbox"
+    assert verdict.status == "sandbox_error" and verdict.error_kind == "unavailable"
     assert "bubblewrap" in verdict.detail
     assert verdict.passed == 0
 

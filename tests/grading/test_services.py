@@ -132,7 +132,7 @@ def test_regrading_a_finished_submission_does_nothing(learner):
     assert list(again.tests.values_list("pk", flat=True)) == rows
 
 
-def test_a_sandbox_error_is_retried_after_2_4_and_8_seconds_then_blamed_on_us(
+def test_no_sandbox_is_retried_after_2_4_and_8_seconds_then_says_how_to_enable_one(
     learner, broker, no_sandbox, django_capture_on_commit_callbacks
 ):
     submission = make(learner)
@@ -151,7 +151,9 @@ def test_a_sandbox_error_is_retried_after_2_4_and_8_seconds_then_blamed_on_us(
     with django_capture_on_commit_callbacks(execute=True):
         final = services.submission_grade(submission_id=submission.pk)
     assert final.status == "sandbox_error"
-    assert "our fault, not a problem with your submission" in final.message
+    assert "not a problem with your submission" in final.message
+    assert "make sandbox-image" in final.message and "bubblewrap" in final.message
+    assert "SANDBOX_BACKEND=none" in final.message  # the worker's own reason
     assert final.stderr_excerpt == "" and final.finished_at is not None
     assert broker.all() == []  # given up: nothing more queued
     assert not final.tests.exists()
