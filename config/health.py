@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,11 @@ def _check_broker() -> dict[str, Any]:
 
     url = settings.CELERY_BROKER_URL
     transport = url.split("://", 1)[0]
+    if transport == "filesystem":
+        # Connecting to this transport checks nothing; the folders are what workers need.
+        folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        if not os.access(folder, os.W_OK):
+            return {"ok": False, "transport": transport, "error": f"cannot write {folder}"}
     try:
         # The URL from settings, explicitly: Celery would otherwise prefer its own env lookup.
         with app.connection_for_write(url) as conn:

@@ -193,3 +193,27 @@ def test_api_docs_page_uses_the_swagger_files_bundled_with_ninja_not_a_cdn(clien
     page = response.content.decode()
     assert "swagger-ui-bundle.js" in page
     assert not REMOTE_ASSET.search(page)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_filesystem_broker_whose_folder_is_missing(client, settings, tmp_path):
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(tmp_path / "absent")}
+    broker = client.get("/healthz").json()["broker"]
+    assert broker["ok"] is False and "absent" in broker["error"]
+
+
+def test_a_fresh_var_folder_gets_the_filesystem_broker_folders(tmp_path):
+    env = {**os.environ, "VAR_DIR": str(tmp_path / "var")}
+    env.pop("CELERY_BROKER_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "var" / "broker" / "queue").is_dir()
+    assert (tmp_path / "var" / "broker" / "processed").is_dir()
