@@ -162,9 +162,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Broadcast (control) messages; kombu's default is a folder in the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
     }
     # kombu lists these folders and fails when they are missing: a fresh var/ needs them.
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A task unacknowledged for this long is handed to another worker; it must exceed

@@ -217,3 +217,4 @@ def test_a_fresh_var_folder_gets_the_filesystem_broker_folders(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
     assert (tmp_path / "var" / "broker" / "processed").is_dir()
+    assert (tmp_path / "var" / "broker" / "control").is_dir()
