@@ -20,31 +20,19 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 VERDICT_TIMEOUT_MS = 300_000  # the builder makes five full networks on a shared CPU
 
 
 @pytest.fixture
-def page(chromium_path, monkeypatch, live_server, django_user_model):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the fixtures
-    # make are ordinary blocking calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(browser, live_server, django_user_model):
     django_user_model.objects.create_user(username="learner", password="browser-pass-1")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", "learner")
-        page.fill("input[name=password]", "browser-pass-1")
-        page.locator("form button[type=submit], form input[type=submit]").first.click()
-        page.wait_for_load_state()
-        yield page
-        browser.close()
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "learner")
+    page.fill("input[name=password]", "browser-pass-1")
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_load_state()
+    return page
 
 
 def editor_text(page) -> str:
