@@ -186,6 +186,36 @@ def _retire(queryset: QuerySet, keep: Iterable[str], report: LoadReport, kind: s
     report.add(kind, "retired", stale.update(retired=True))
 
 
+def _upsert_hashed(
+    *,
+    model: type[Model],
+    existing: Model | None,
+    chapter: Chapter,
+    slug: str,
+    values: dict[str, Any],
+    report: LoadReport,
+    kind: str,
+) -> tuple[Model, bool]:
+    """Create or update one entry; an unchanged content hash writes nothing.
+
+    Returns the row and whether it was written (its children need syncing only then).
+    """
+    if (
+        existing is not None
+        and existing.content_hash == values["content_hash"]
+        and not existing.retired
+    ):
+        report.add(kind, "unchanged")
+        return existing, False
+    if existing is None:
+        report.add(kind, "created")
+        return model.objects.create(chapter=chapter, slug=slug, **values), True
+    _save_fields(existing, values)
+    existing.save()
+    report.add(kind, "updated")
+    return existing, True
+
+
 def _save_fields(row: Model, values: dict[str, Any]) -> bool:
     """Set `values` on a model instance; True when any of them changed."""
     changed = False
@@ -257,21 +287,12 @@ def _write_items(
             "content_hash": digest,
             "retired": False,
         }
-        item = existing.get(slug)
-        if item is not None and item.content_hash == digest and not item.retired:
-            report.add("items", "unchanged")
-            result[slug] = item
-            continue
-        if item is None:
-            item = Item.objects.create(chapter=chapter, slug=slug, **values)
-            report.add("items", "created")
-        else:
-            _save_fields(item, values)
-            item.save()
-            report.add("items", "updated")
-        _sync_children(item.choices, Choice, row["choices"], {"item": item})
-        _sync_children(item.rubric, RubricPoint, row["rubric"], {"item": item})
+        item, written = _upsert_hashed(model=Item, existing=existing.get(slug), chapter=chapter,
+                                       slug=slug, values=values, report=report, kind="items")  # fmt: skip
         result[slug] = item
+        if written:
+            _sync_children(item.choices, Choice, row["choices"], {"item": item})
+            _sync_children(item.rubric, RubricPoint, row["rubric"], {"item": item})
     _retire(Item.objects.filter(chapter=chapter), plan.items, report, "items")
     return result
 
@@ -298,22 +319,12 @@ def _write_simple(
         }
         if model is Problem:
             values["solution"] = row["solution"]
-        obj = existing.get(slug)
-        if obj is not None and obj.content_hash == digest and not obj.retired:
-            report.add(kind, "unchanged")
-            result[slug] = obj
-            continue
-        if obj is None:
-            obj = model.objects.create(chapter=chapter, slug=slug, **values)
-            report.add(kind, "created")
-        else:
-            _save_fields(obj, values)
-            obj.save()
-            report.add(kind, "updated")
-        if model is Problem:
+        obj, written = _upsert_hashed(model=model, existing=existing.get(slug), chapter=chapter,
+                                      slug=slug, values=values, report=report, kind=kind)  # fmt: skip
+        result[slug] = obj
+        if written and model is Problem:
             hints = [{"text": text} for text in row["hints"]]
             _sync_children(obj.hints, Hint, hints, {"problem": obj})
-        result[slug] = obj
     _retire(model.objects.filter(chapter=chapter), rows, report, kind)
     return result
 
@@ -338,18 +349,12 @@ def _write_mocks(
             "content_hash": digest,
             "retired": False,
         }
-        mock = existing.get(slug)
-        if mock is not None and mock.content_hash == digest and not mock.retired:
-            report.add("mocks", "unchanged")
-            result[slug] = mock
+        mock, written = _upsert_hashed(model=MockScript, existing=existing.get(slug),
+                                       chapter=chapter, slug=slug, values=values, report=report,
+                                       kind="mocks")  # fmt: skip
+        result[slug] = mock
+        if not written:
             continue
-        if mock is None:
-            mock = MockScript.objects.create(chapter=chapter, slug=slug, **values)
-            report.add("mocks", "created")
-        else:
-            _save_fields(mock, values)
-            mock.save()
-            report.add("mocks", "updated")
         steps = [
             {
                 "item": items[step["item"]] if step["item"] else None,
@@ -359,7 +364,6 @@ def _write_mocks(
             for step in row["steps"]
         ]
         _sync_mock_steps(mock, steps, plan)
-        result[slug] = mock
     _retire(MockScript.objects.filter(chapter=chapter), plan.mocks, report, "mocks")
     return result
 
