@@ -20,7 +20,7 @@ import numpy as np
 
 import sandbox
 from grading.compare import Missing, Unusable, parse_frame, probe, raised
-from grading.exercises import Exercise, TestPlan, all_exercises
+from grading.exercises import SOURCE, Exercise, TestPlan, all_exercises
 from grading.harness import harness_module, harness_source
 
 MAX_SOURCE_BYTES = 64 * 1024
@@ -192,12 +192,15 @@ def reference_measure(*, exercise: Exercise, plan: TestPlan) -> dict:
     return results
 
 
-def outcomes_compute(*, plan: TestPlan, candidate: dict, reference: dict) -> list[TestOutcome]:
+def outcomes_compute(
+    *, plan: TestPlan, candidate: dict, reference: dict, source: str = ""
+) -> list[TestOutcome]:
     """Each check on its own; anything missing or malformed fails that check only."""
     outcomes = []
+    reference = {**reference, SOURCE: {}}
     for check in plan.checks:
         try:
-            got = probe(candidate, check.probe)
+            got = {"source": source} if check.probe == SOURCE else probe(candidate, check.probe)
         except Missing:
             outcomes.append(TestOutcome(check.name, check.category, False, _MISSING))
             continue
@@ -326,5 +329,7 @@ def grade(
             message = "not run: the program ended before the tests finished (exit() in your code?)"
         return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
                         stderr=stderr, started=started, backend=result.backend)  # fmt: skip
-    tests = outcomes_compute(plan=plan, candidate=candidate["probes"], reference=reference)
+    tests = outcomes_compute(
+        plan=plan, candidate=candidate["probes"], reference=reference, source=text
+    )
     return _verdict(tests, started=started, backend=result.backend)

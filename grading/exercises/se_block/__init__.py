@@ -18,7 +18,9 @@ the residual branch, before the addition).
 
 Tests: output shapes, parameter counts (SEBlock(256) has 2 * 256^2 / 16 = 8,192 weights and
 8,464 parameters with biases), strict state-dict loading, outputs and gradients against the
-reference in float64 (1e-8 + 1e-6 * |expected|), and autograd against finite differences.
+reference in float64 (1e-8 + 1e-6 * |expected|: the output, the input gradient and every
+parameter gradient), the same at scale (a 2x64x32x32 input), and autograd against finite
+differences of your own forward.
 """
 
 STARTER = '''\
@@ -60,6 +62,14 @@ HIDDEN = [
 ]
 
 
+# The at-scale probe (hidden tests only). The gate couples every input of a sample to
+# every output of that sample, so finite differences in place of the gradient need two
+# full forward passes per input element and parameter: about 260,000 passes over a
+# 2x64x32x32 tensor, several hundred GFLOP of memory-bound elementwise work, past the 60 s
+# limit on one core (measured by benchmarks/fd_forgery.py). See _blocks.py.
+BIG = Config("64 channels, reduction 16, 32x32 input", (64, 16), (2, 64, 32, 32))
+
+
 def build(*, seed: int, sample: bool) -> TestPlan:
     from grading.exercises.se_block.reference import SEBlock
 
@@ -72,6 +82,7 @@ def build(*, seed: int, sample: bool) -> TestPlan:
         if sample
         else Config("8 channels, reduction 2, 2x3 input", (8, 2), (1, 8, 2, 3)),
         skip=None,
+        big=None if sample else BIG,
         value_hint="Check the squeeze (a mean over H and W), the ReLU between the two layers, "
         "the sigmoid, and that the gate multiplies x with nothing added.",
         grad_hint="Check that the gate is not detached: gradients flow through x and the gate.",
