@@ -19,7 +19,7 @@ the residual branch, before the addition).
 Tests: output shapes, parameter counts (SEBlock(256) has 2 * 256^2 / 16 = 8,192 weights and
 8,464 parameters with biases), strict state-dict loading, outputs and gradients against the
 reference in float64 (1e-8 + 1e-6 * |expected|: the output, the input gradient and every
-parameter gradient), the same at scale (a 2x64x32x32 input), and autograd against finite
+parameter gradient), the same at scale (one 128x48x48 sample), and autograd against finite
 differences of your own forward.
 """
 
@@ -63,11 +63,11 @@ HIDDEN = [
 
 
 # The at-scale probe (hidden tests only). The gate couples every input of a sample to
-# every output of that sample, so finite differences in place of the gradient need two
-# full forward passes per input element and parameter: about 260,000 passes over a
-# 2x64x32x32 tensor, several hundred GFLOP of memory-bound elementwise work, past the 60 s
-# limit on one core (measured by benchmarks/fd_forgery.py). See _blocks.py.
-BIG = Config("64 channels, reduction 16, 32x32 input", (64, 16), (2, 64, 32, 32))
+# every output of that sample (samples are independent, hence one large sample), so finite
+# differences in place of the gradient need two forward passes of the whole sample per
+# input element and parameter: about 590,000 passes, minutes of one core against the 60 s
+# limit (printed by benchmarks/fd_forgery.py). See _blocks.py.
+BIG = Config("128 channels, reduction 16, one 48x48 sample", (128, 16), (1, 128, 48, 48))
 
 
 def build(*, seed: int, sample: bool) -> TestPlan:
