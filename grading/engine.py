@@ -259,11 +259,26 @@ def _verdict(
     )
 
 
-_STATUS_ERRORS = {
-    sandbox.Status.TIMEOUT: ("timeout", "not run to the end: your code went past the time limit"),
-    sandbox.Status.MEMORY_LIMIT: ("memory", "not run to the end: your code went past the memory limit"),
-    sandbox.Status.OUTPUT_LIMIT: ("output_limit", "not run to the end: your code printed too much"),
-}  # fmt: skip
+def limit_message(status: str, limits: sandbox.Limits) -> tuple[str, str]:
+    """The error kind and the learner's message for a run stopped by a limit, naming it."""
+    if status == sandbox.Status.TIMEOUT:
+        return (
+            "timeout",
+            f"not run to the end: your code ran past the {limits.wall_s:g} s time limit",
+        )
+    if status == sandbox.Status.MEMORY_LIMIT:
+        return (
+            "memory",
+            f"not run to the end: your code went past the {limits.memory_mb:,} MB memory limit",
+        )
+    output = limits.output_bytes / (1024 * 1024)
+    return (
+        "output_limit",
+        f"not run to the end: your code printed more than the {output:g} MiB output limit",
+    )
+
+
+_LIMIT_STATUSES = (sandbox.Status.TIMEOUT, sandbox.Status.MEMORY_LIMIT, sandbox.Status.OUTPUT_LIMIT)
 
 
 def grade(
@@ -300,6 +315,15 @@ def grade(
     except ValueError as exc:  # e.g. a NUL byte in the source
         return _verdict(_all_failed(plan, f"not run: {exc}"), status="error",
                         error_kind="syntax", stderr=str(exc), started=started, backend="")  # fmt: skip
+    except (RecursionError, MemoryError) as exc:
+        # Nesting too deep for the compiler (e.g. "x" + ".a" * 20000): the candidate's
+        # code, not our fault, so never retried.
+        what = "recursion" if isinstance(exc, RecursionError) else "memory"
+        message = (
+            f"not run: Python ran out of {what} while compiling your code (nested too deeply?)"
+        )
+        return _verdict(_all_failed(plan, message), status="error", error_kind="syntax",
+                        stderr=message.removeprefix("not run: "), started=started, backend="")  # fmt: skip
 
     reference = reference_measure(exercise=ex, plan=plan)
     nonce = secrets.token_hex(16)
@@ -316,8 +340,8 @@ def grade(
         return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
                         status="sandbox_error", error_kind="sandbox", started=started,
                         backend=result.backend, detail=result.detail)  # fmt: skip
-    if result.status in _STATUS_ERRORS:
-        kind, message = _STATUS_ERRORS[result.status]
+    if result.status in _LIMIT_STATUSES:
+        kind, message = limit_message(result.status, limits or ex.limits)
         return _verdict(_all_failed(plan, message), status="error", error_kind=kind,
                         stderr=stderr, started=started, backend=result.backend)  # fmt: skip
 

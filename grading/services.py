@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -232,6 +232,10 @@ def _learner_message(verdict: Verdict) -> str:
         return f"All {verdict.total} tests passed."
     if verdict.status == "failed":
         return f"{verdict.passed} of {verdict.total} tests passed."
+    if verdict.error_kind in ("timeout", "memory", "output_limit") and verdict.tests:
+        # The engine's message names the limit that was hit, with its value.
+        text = verdict.tests[0].message.removeprefix("not run to the end: ")
+        return f"{text[:1].upper()}{text[1:]}, and was stopped."
     return ERROR_MESSAGES.get(
         verdict.error_kind, "Your code stopped with an error before the tests could finish."
     )
@@ -248,10 +252,52 @@ def _record_plan_progress(*, user_id: int, exercise: str) -> None:
     record(user=user, exercise_slug=exercise)
 
 
+STORE_FAILED_MESSAGE = (
+    "Your code was graded, but the result could not be saved (our fault, not your code). "
+    "Please submit again."
+)
+
+
+def clean_text(value: str) -> str:
+    """Text from the sandbox made storable anywhere: no NUL, no lone surrogates.
+
+    Postgres refuses NUL in text columns, and a lone surrogate cannot be encoded as UTF-8;
+    either would make the whole outcome unstorable. NUL shows as U+2400 (a visible NUL
+    symbol), an unencodable character as "?".
+    """
+    value = value.replace("\x00", "\u2400")
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def _finish(
     *, submission: Submission, claimed_at: datetime, values: dict[str, Any], tests: list
 ) -> bool:
-    """Store a final outcome and its test rows in one transaction, if the claim still holds."""
+    """Store a final outcome and its test rows, if the claim still holds.
+
+    Every text that came out of the sandbox is cleaned first. Should storing still fail,
+    the submission ends with STORE_FAILED_MESSAGE rather than staying "running" to be
+    graded again and again.
+    """
+    values = {k: clean_text(v) if isinstance(v, str) else v for k, v in values.items()}
+    try:
+        return _store(submission=submission, claimed_at=claimed_at, values=values, tests=tests)
+    except DatabaseError:
+        logger.exception("submission %s: could not store its outcome", submission.pk)
+    fallback = {
+        "status": Submission.Status.SANDBOX_ERROR,
+        "error_kind": "sandbox_error",
+        "message": STORE_FAILED_MESSAGE,
+        "stderr_excerpt": "",
+        "detail": "storing the outcome failed; see the worker's log",
+        "score": None,
+    }
+    return _store(submission=submission, claimed_at=claimed_at, values=fallback, tests=[])
+
+
+def _store(
+    *, submission: Submission, claimed_at: datetime, values: dict[str, Any], tests: list
+) -> bool:
+    """One transaction: the outcome and its test rows, if the claim still holds."""
     with transaction.atomic():
         updated = Submission.objects.filter(
             pk=submission.pk, status=Submission.Status.RUNNING, started_at=claimed_at
@@ -262,10 +308,10 @@ def _finish(
             TestResult(
                 submission_id=submission.pk,
                 order=index,
-                name=test.name[:200],
-                category=test.category[:40],
+                name=clean_text(test.name[:200]),
+                category=clean_text(test.category[:40]),
                 passed=bool(test.passed),
-                message=test.message,
+                message=clean_text(test.message),
             )
             for index, test in enumerate(tests)
         )
