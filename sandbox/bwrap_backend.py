@@ -2,8 +2,10 @@
 
 The same interface and statuses as the Docker backend. Namespaces come from bwrap
 (--unshare-all: no network, own pid/ipc/uts/user namespaces; --die-with-parent). The
-host's system folders and this interpreter's installation are bound read-only; the
-project folder never is, so the reference solutions stay out of reach. Limits: cgroup v1
+host's system folders, this interpreter's installation and the packages a job imports
+(numpy, torch and what they require) are bound read-only; nothing else of the worker's
+environment is, so the reference solutions stay out of reach however the project is
+installed. Limits: cgroup v1
 memory/pids/cpu controllers where this process may create groups (as root), else
 rlimits (address space) as a weaker fallback; the wall clock is kept from outside.
 """
@@ -15,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -43,15 +44,55 @@ def interpreter() -> str:
     return os.path.realpath(sys.executable)
 
 
-def _site_dirs() -> list[str]:
-    """The worker's package folders that lie outside the interpreter's own installation."""
-    base = os.path.realpath(sys.base_prefix)
-    found = []
-    for folder in site.getsitepackages():
-        real = os.path.realpath(folder)
-        if os.path.isdir(real) and not real.startswith(base + os.sep):
-            found.append(real)
-    return found
+# What a job imports: the harness needs numpy and torch, and nothing of the worker's own.
+JOB_PACKAGES = ("numpy", "torch")
+
+
+def _requirement_name(text: str) -> str | None:
+    """The distribution a requirement names, or None when its marker leaves it out here."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return None
+    if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+        return None  # an extra, or another Python or platform
+    return requirement.name
+
+
+@functools.cache
+def job_package_entries() -> tuple[tuple[str, str], ...]:
+    """(name, host path) of each top-level entry of the packages a job needs.
+
+    The requirement closure of JOB_PACKAGES, read from the installed distributions'
+    metadata: their modules, data folders (numpy.libs, ...) and dist-info. A job sees these
+    and nothing else of the worker's environment, so a regular (non-editable) install of
+    this project, whose packages sit in the same site-packages, stays out of reach.
+    """
+    from importlib import metadata
+
+    entries: dict[str, str] = {}
+    seen: set[str] = set()
+    todo = list(JOB_PACKAGES)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for file in dist.files or []:
+            top = file.parts[0] if file.parts else ""
+            if not top or top == ".." or top in entries or top == "__pycache__":
+                continue
+            host = os.path.realpath(str(dist.locate_file(top)))
+            if os.path.exists(host):
+                entries[top] = host
+        todo += [n for n in map(_requirement_name, dist.requires or []) if n]
+    return tuple(sorted(entries.items()))
 
 
 @functools.cache
@@ -96,18 +137,20 @@ def bwrap_argv(bwrap: str, limits: Limits) -> tuple[list[str], list[str]]:
     base = os.path.realpath(sys.base_prefix)
     if not any(base == d or base.startswith(d + os.sep) for d in SYSTEM_DIRS):
         argv += ["--ro-bind", base, base]
-    # The worker's packages (a venv's site-packages) are laid over the interpreter's own
-    # site folder, so that they load even under `python -I`, which ignores PYTHONPATH.
-    # Only that folder is bound, never the project (an editable install points there).
+    # The packages a job needs are bound one by one into an empty read-only folder laid
+    # over the interpreter's own site folder, so that they load even under `python -I`,
+    # which ignores PYTHONPATH. Nothing else of the worker's environment is visible: not
+    # the project (an editable install points there), not its packages (a regular install
+    # puts grading/, with the reference solutions, next to torch).
     paths = []
-    folders = _site_dirs()
-    own_site = _interpreter_site_dir()
-    if folders and own_site is not None:
-        argv += ["--ro-bind", folders.pop(0), own_site]
-    for i, folder in enumerate(folders):
-        inside = f"{SITE_PACKAGES}{i or ''}"
-        argv += ["--ro-bind", folder, inside]
-        paths.append(inside)
+    target = _interpreter_site_dir()
+    if target is None:
+        target = SITE_PACKAGES
+        paths.append(target)
+    argv += ["--tmpfs", target]
+    for name, host in job_package_entries():
+        argv += ["--ro-bind", host, f"{target}/{name}"]
+    argv += ["--remount-ro", target]
     argv += ["--proc", "/proc", "--dev", "/dev", "--hostname", "sandbox"]
     argv += ["--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
     # bwrap builds the root and /dev on writable tmpfs mounts of its own (/dev/shm would
@@ -229,6 +272,8 @@ def _pump(stream: IO[bytes] | None, feed: Callable[[bytes], None]) -> None:
 WRAPPER = """
 for f in $SANDBOX_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done
 ulimit -c 0
+# No POSIX message queue bytes: the job's tmpfs stays its only storage (dash has no -q).
+prlimit --pid $$ --msgqueue=0:0 || exit 125
 if [ -n "$SANDBOX_VMEM_KB" ]; then ulimit -v "$SANDBOX_VMEM_KB"; fi
 exec "$@"
 """
