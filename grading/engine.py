@@ -208,11 +208,11 @@ def outcomes_compute(
             passed, message = check.decide(got, reference[check.probe])
             passed = passed is True
         except Unusable as exc:
-            passed, message = False, raised(got) or str(exc)
+            passed, message = False, _not_run(raised(got)) or str(exc)
         except Missing:
-            passed, message = False, raised(got) or _MISSING
+            passed, message = False, _not_run(raised(got)) or _MISSING
         except Exception as exc:  # a malformed value of an unexpected type: fail closed
-            passed, message = False, raised(got) or f"{_MISSING} ({type(exc).__name__})"
+            passed, message = False, _not_run(raised(got)) or f"{_MISSING} ({type(exc).__name__})"
         if not passed and raised(got) and raised(got) not in message:
             message = f"{message} ({raised(got)})"
         outcomes.append(TestOutcome(check.name, check.category, passed, message[:1000]))
@@ -220,6 +220,18 @@ def outcomes_compute(
 
 
 _MISSING = "measurement missing or malformed: this test got no usable result from your code"
+
+
+def _not_run(cause: str) -> str:
+    """The message of a test that could not run because of an earlier step's error.
+
+    Every test that depends on that step gets exactly this text, so the verdict page can
+    show the cause once, with the tests it stopped (grading.selectors.verdict_rows).
+    """
+    return f"{NOT_RUN_PREFIX}{cause}" if cause else ""
+
+
+NOT_RUN_PREFIX = "not run: "
 
 
 def _all_failed(plan: TestPlan, message: str) -> list[TestOutcome]:

@@ -70,6 +70,21 @@ class Submission(models.Model):
         return self.status in self.FINAL
 
     @property
+    def verdict_rows(self) -> list:
+        """The test table as shown: failures with one shared cause grouped under it."""
+        from grading.selectors import verdict_rows
+
+        return verdict_rows(tests=list(self.tests.all()))
+
+    @property
+    def error_line(self) -> int | None:
+        """The line of solution.py that the error output points at, if any."""
+        from grading.selectors import error_line
+
+        failed = [t.message for t in self.tests.all() if not t.passed]
+        return error_line(stderr=self.stderr_excerpt, messages=failed)
+
+    @property
     def score_percent(self) -> int | None:
         return None if self.score is None else round(self.score * 100)
 

@@ -121,6 +121,8 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         "starter_code": spec.starter_code,
         "attempts": attempts,
         "current": current,
+        # Submit and Run are disabled while this run is graded (editor.js keeps it so).
+        "pending": current is not None and not current.is_final,
         "max_kib": services.MAX_SOURCE_BYTES // 1024,
         "time_zone": selectors.learner_time_zone(user=request.user),
     }

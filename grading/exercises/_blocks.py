@@ -218,6 +218,11 @@ def check_param_children(got: dict, want: dict) -> tuple[bool, str]:
     return False, "; ".join(problems[:6])
 
 
+def _listed(names: list[str], limit: int = 40) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
 def check_state_dict(got: dict, want: dict) -> tuple[bool, str]:
     load_error = got.get("errors", {}).get("load") if isinstance(got.get("errors"), dict) else None
     g, w = shape_map(got.get("state_shapes")), shape_map(want["state_shapes"])
@@ -226,16 +231,21 @@ def check_state_dict(got: dict, want: dict) -> tuple[bool, str]:
     problems = []
     missing = sorted(set(w) - set(g))
     unexpected = sorted(set(g) - set(w))
+    # Every key is listed (up to 40 of each): one dropped name hides the fix.
     if missing:
-        problems.append("missing: " + ", ".join(missing[:5]))
+        problems.append(f"missing ({len(missing)}): " + _listed(missing))
     if unexpected:
-        problems.append("unexpected: " + ", ".join(unexpected[:5]))
-    for name in sorted(set(g) & set(w)):
-        if g[name] != w[name]:
-            problems.append(f"{name} has shape {fmt_shape(g[name])}, expected {fmt_shape(w[name])}")
+        problems.append(f"unexpected ({len(unexpected)}): " + _listed(unexpected))
+    wrong_shape = [
+        f"{name} has shape {fmt_shape(g[name])}, expected {fmt_shape(w[name])}"
+        for name in sorted(set(g) & set(w))
+        if g[name] != w[name]
+    ]
+    if wrong_shape:
+        problems.append("; ".join(wrong_shape[:20]))
     if not problems and load_error:
         problems.append(str(load_error)[:300])
-    return False, "; ".join(problems[:6])
+    return False, "; ".join(problems)
 
 
 def check_output_shape(got: dict, want: dict) -> tuple[bool, str]:

@@ -82,7 +82,15 @@ def seeded_state(seed: int, shapes: dict[str, list[int]]) -> dict[str, np.ndarra
 
 
 def _error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    text = f"{type(exc).__name__}: {exc}"[:450]
+    # Where in the candidate's file it happened, so the page can mark the line.
+    lines = [
+        f.lineno
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.endswith("solution.py")
+    ]
+    if lines:
+        text += f" (at line {lines[-1]} of solution.py)"
     return text[:500]
 
 

@@ -126,7 +126,11 @@ def test_submitting_with_htmx_returns_a_fragment_that_polls_until_the_verdict(cl
     final = client_in.get(reverse("submission-status", args=[submission.pk])).content.decode()
     assert "hx-trigger" not in final  # polling stops at the verdict
     assert "SyntaxError" in final and "syntax error" in final
-    assert final.count('<td class="fail">fail</td>') == submission.tests.count()
+    # Every test was stopped by the one syntax error: one row says so, listing them all.
+    assert final.count('<td class="fail">fail</td>') == 1
+    assert f"{submission.tests.count()} tests stopped by this" in final
+    assert all(name in final for name in submission.tests.values_list("name", flat=True))
+    assert 'data-error-line="' in final and "line " in final
     assert '<section id="attempts"' in final and 'hx-swap-oob="true"' in final
 
 
