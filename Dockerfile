@@ -6,6 +6,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
 COPY quizbank quizbank
+COPY accounts accounts
 COPY grading grading
 COPY sandbox sandbox
 RUN pip install --no-cache-dir . 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     # Serves the API docs page with the swagger files bundled in the package (no CDN).
     "ninja",
     "quizbank",
+    "accounts",
     "grading",
 ]
 

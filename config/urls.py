@@ -6,7 +6,7 @@ from config.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("quizbank.account_urls")),
+    path("accounts/", include("accounts.urls")),
     path("mock/", include("quizbank.mock_urls")),
     path("", include("grading.urls")),
     path("", include("quizbank.urls")),

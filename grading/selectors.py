@@ -87,11 +87,3 @@ def submission_last_code(*, user: AbstractBaseUser, exercise: str) -> str | None
         .values_list("code", flat=True)
         .first()
     )
-
-
-def learner_time_zone(*, user: AbstractBaseUser) -> str:
-    """The zone the learner set in their settings; times are stored in UTC, shown in this."""
-    from quizbank.models import LearnerProfile
-
-    zone = LearnerProfile.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return zone or "UTC"

@@ -13,9 +13,7 @@ Guarantees:
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -28,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from grading.models import ApiToken, Submission, TestResult
+from grading.models import Submission, TestResult
 from sandbox import Limits, SandboxUnavailable
 
 if TYPE_CHECKING:
@@ -500,38 +498,3 @@ def grading_cli_user() -> AbstractBaseUser:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
-
-
-# --- API tokens ------------------------------------------------------------------------
-
-
-def _token_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
-    """A new token and its key; the key is not stored and cannot be shown again."""
-    key = secrets.token_urlsafe(30)  # 40 characters, 240 random bits
-    token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=key[:8], key_hash=_token_hash(key)
-    )
-    return token, key
-
-
-def api_token_authenticate(*, key: str) -> AbstractBaseUser | None:
-    if not key:
-        return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=_token_hash(key), user__is_active=True)
-        .first()
-    )
-    if token is None:
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
-
-
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
-    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
-    return bool(deleted)

@@ -16,7 +16,6 @@ from quizbank.models import (
     Item,
     LearnerCard,
     LearnerPlan,
-    LearnerProfile,
     MockAnswer,
     MockAttempt,
     MockScript,
@@ -164,12 +163,6 @@ class ReviewTaskAdmin(admin.ModelAdmin):
     list_filter = ["review_day__chapter", "review_day", "kind", "retired"]
     search_fields = ["slug", "title"]
     filter_horizontal = ["items"]
-
-
-@admin.register(LearnerProfile)
-class LearnerProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "time_zone", "created_at"]
-    search_fields = ["user__username"]
 
 
 # --- learner state: read-only for staff (support and FSRS analysis), written by services --

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from accounts.services import profile_get_or_create
 from quizbank import services
 from quizbank.grading_answers import free_text_hints
 from quizbank.mock_models import MockAnswer, MockAttempt
@@ -116,7 +117,7 @@ def mock_start(
 
 def _closed_message(attempt: MockAttempt) -> str:
     end = attempt.ended_at or attempt.deadline
-    zone = zoneinfo.ZoneInfo(services.profile_get_or_create(user=attempt.user).time_zone)
+    zone = zoneinfo.ZoneInfo(profile_get_or_create(user=attempt.user).time_zone)
     when = end.astimezone(zone).strftime("%H:%M:%S") if end else ""
     if attempt.end_reason == MockAttempt.EndReason.SUBMITTED:
         return f"This mock interview was submitted at {when}; answers can no longer be changed."

@@ -6,8 +6,6 @@ Content rows are never deleted by the loader: an item removed from the files is 
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django.conf import settings
 from django.db import models
 
@@ -304,21 +302,6 @@ class ReviewTask(models.Model):
 
 
 # --- learner state -------------------------------------------------------------------
-
-
-def _time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
-
-
-class LearnerProfile(models.Model):
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
-    )
-    time_zone = models.CharField(max_length=64, default="UTC")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"profile of {self.user}"
 
 
 class SkillRatingSnapshot(models.Model):

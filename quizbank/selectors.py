@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from accounts.services import profile_get_or_create
 from quizbank import scheduling
 from quizbank.models import (
     Chapter,
@@ -24,7 +25,6 @@ from quizbank.models import (
     SkillRatingSnapshot,
     TaskCompletion,
 )
-from quizbank.services import profile_get_or_create
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -11,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from fsrs import Rating
 
+from accounts.services import profile_get_or_create
 from quizbank import scheduling
 from quizbank.grading_answers import Checked
 from quizbank.models import (
@@ -18,7 +18,6 @@ from quizbank.models import (
     Item,
     LearnerCard,
     LearnerPlan,
-    LearnerProfile,
     Problem,
     ProblemSolve,
     ReviewLogEntry,
@@ -28,22 +27,6 @@ from quizbank.models import (
     SkillRatingSnapshot,
     TaskCompletion,
 )
-
-
-def profile_get_or_create(*, user: AbstractBaseUser) -> LearnerProfile:
-    profile, _ = LearnerProfile.objects.get_or_create(user=user)
-    return profile
-
-
-@transaction.atomic
-def profile_set_time_zone(*, user: AbstractBaseUser, time_zone: str) -> LearnerProfile:
-    if time_zone not in zoneinfo.available_timezones():
-        raise ValueError(f"unknown time zone {time_zone!r}")
-    profile = profile_get_or_create(user=user)
-    profile.time_zone = time_zone
-    profile.save(update_fields=["time_zone"])
-    return profile
-
 
 # --- learner: self-assessment, plan, reviews --------------------------------------------
 # Every function takes `now` so that tests can move the clock without patching time.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
+from accounts.services import profile_set_time_zone
 from quizbank.models import (
     Chapter,
     Choice,
@@ -24,7 +25,6 @@ from quizbank.models import (
     RubricPoint,
     Skill,
 )
-from quizbank.services import profile_set_time_zone
 
 
 @dataclass
