@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY config config
 COPY quizbank quizbank
 COPY accounts accounts
+COPY interviews interviews
 COPY grading grading
 COPY sandbox sandbox
 RUN pip install --no-cache-dir . 

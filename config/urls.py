@@ -7,7 +7,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("mock/", include("quizbank.mock_urls")),
+    path("mock/", include("interviews.urls")),
     path("", include("grading.urls")),
     path("", include("quizbank.urls")),
 ]

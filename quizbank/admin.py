@@ -16,8 +16,6 @@ from quizbank.models import (
     Item,
     LearnerCard,
     LearnerPlan,
-    MockAnswer,
-    MockAttempt,
     MockScript,
     MockStep,
     Part,
@@ -229,22 +227,3 @@ class ReviewLogEntryAdmin(ReadOnlyAdmin):
 class ProblemSolveAdmin(ReadOnlyAdmin):
     list_display = ["user", "problem", "solved_at", "hints_seen", "saw_solution"]
     search_fields = ["user__username", "problem__slug"]
-
-
-class MockAnswerInline(admin.StackedInline):
-    model = MockAnswer
-    extra = 0
-    can_delete = False
-    fields = ["step", "text", "saved_at", "rubric_ticked", "traps_hit"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(MockAttempt)
-class MockAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["user", "script", "started_at", "deadline", "untimed", "ended_at", "end_reason"]
-    list_filter = ["script", "end_reason", "untimed"]
-    search_fields = ["user__username"]
-    inlines = [MockAnswerInline]

@@ -466,7 +466,3 @@ class ProblemSolve(models.Model):
 
     def __str__(self) -> str:
         return f"{self.problem.slug} solved by {self.user}"
-
-
-# Mock-interview attempts live in their own module (quizbank/mock_models.py).
-from quizbank.mock_models import MockAnswer, MockAttempt  # noqa: E402, F401

@@ -99,12 +99,13 @@ def test_learner_history_is_listed_for_staff_but_cannot_be_edited(admin_client, 
 
     from django.contrib.auth.models import User
 
-    from quizbank import mock_services, services
+    from interviews import services as mock_services
+    from interviews.models import MockAttempt
+    from quizbank import services
     from quizbank.grading_answers import Checked
     from quizbank.models import (
         LearnerCard,
         LearnerPlan,
-        MockAttempt,
         ReviewLogEntry,
         SkillRatingSnapshot,
     )

@@ -15,14 +15,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import LearnerProfile
+from interviews.models import MockAnswer, MockAttempt
 from quizbank import content_latex
 from quizbank.loader import ContentError, bank_load
 from quizbank.models import (
     Chapter,
     ExerciseStatement,
     Item,
-    MockAnswer,
-    MockAttempt,
     MockScript,
     Part,
     Problem,

@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
-from quizbank import mock_services, services
-from quizbank.mock_models import MockAnswer, MockAttempt
-from quizbank.mock_services import GRACE, MockAlreadyRunning, MockClosed, MockError
+from interviews import services as mock_services
+from interviews.models import MockAnswer, MockAttempt
+from interviews.services import GRACE, MockAlreadyRunning, MockClosed, MockError
+from quizbank import services
 from quizbank.models import MockScript, MockStep, TaskCompletion
 from tests.quizbank.factories_learner import make_content, make_user
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quizbank import mock_views
+from interviews import views as mock_views
 
 urlpatterns = [
     path("", mock_views.mock_list, name="mock-list"),

@@ -1,4 +1,4 @@
-"""Mock-interview pages. Thin: every write goes through quizbank.mock_services, and every
+"""Mock-interview pages. Thin: every write goes through interviews.services, and every
 attempt is looked up with the learner in the filter, so another learner's id is a 404.
 
 Forms post normally and work without JavaScript; htmx only makes the autosave quiet."""
@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from quizbank import mock_services, selectors
-from quizbank.mock_models import MockAttempt
+from interviews import services as mock_services
+from interviews.models import MockAttempt
+from quizbank import selectors
 from quizbank.models import MockScript, MockStep
 
 # The start form's choices: value -> (time factor, untimed).
@@ -97,7 +98,7 @@ def mock_list(request):
     ]
     return render(
         request,
-        "quizbank/mock/list.html",
+        "interviews/list.html",
         {"rows": rows, "time_zone": selectors.time_zone_of(request.user)},
     )
 
@@ -146,7 +147,7 @@ def mock_attempt(request, attempt_id: int):
         "remaining_label": "" if remaining is None else _mm_ss(math.ceil(remaining)),
         "time_zone": selectors.time_zone_of(request.user),
     }
-    return render(request, "quizbank/mock/attempt.html", context)
+    return render(request, "interviews/attempt.html", context)
 
 
 def _save_posted(request, attempt: MockAttempt) -> int:
@@ -186,7 +187,7 @@ def mock_autosave_step(request, attempt_id: int, step_id: int):
         return redirect(reverse("mock-attempt", args=[attempt.pk]) + f"#step-{step.pk}")
     return render(
         request,
-        "quizbank/mock/_saved.html",
+        "interviews/_saved.html",
         {"answer": answer, "time_zone": selectors.time_zone_of(request.user)},
     )
 
@@ -243,7 +244,7 @@ def mock_review(request, attempt_id: int):
     summary = mock_services.mock_review_rows(attempt=attempt)
     return render(
         request,
-        "quizbank/mock/review.html",
+        "interviews/review.html",
         {
             "attempt": attempt,
             "script": attempt.script,

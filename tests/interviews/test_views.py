@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from quizbank import mock_services
-from quizbank.mock_models import MockAnswer, MockAttempt
+from interviews import services as mock_services
+from interviews.models import MockAnswer, MockAttempt
 from quizbank.models import MockScript, MockStep
 from tests.quizbank.factories_learner import make_content, make_user
 

@@ -1,4 +1,4 @@
-"""Mock-interview attempts. Imported by quizbank.models so that Django registers them.
+"""Mock-interview attempts and answers.
 
 The server keeps the clock: `deadline` is fixed when the attempt starts (start plus the
 script's duration times the learner's extra-time factor), so reloading the page never
@@ -30,6 +30,7 @@ class MockAttempt(models.Model):
     end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
 
     class Meta:
+        db_table = "quizbank_mockattempt"  # made when this lived in quizbank; rows kept
         ordering = ["user", "-started_at"]
         indexes = [models.Index(fields=["user", "ended_at"], name="mock_attempt_open")]
         constraints = [
@@ -56,6 +57,7 @@ class MockAnswer(models.Model):
     traps_hit = models.JSONField(default=list, blank=True, help_text="trap phrases found")
 
     class Meta:
+        db_table = "quizbank_mockanswer"
         ordering = ["attempt", "step__order"]
         constraints = [
             models.UniqueConstraint(fields=["attempt", "step"], name="mock_answer_unique")
