@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY config config
 COPY quizbank quizbank
 COPY accounts accounts
+COPY learning learning
 COPY interviews interviews
 COPY grading grading
 COPY sandbox sandbox

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "quizbank",
     "accounts",
     "grading",
+    "learning",
     "interviews",
 ]
 

@@ -9,5 +9,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("mock/", include("interviews.urls")),
     path("", include("grading.urls")),
-    path("", include("quizbank.urls")),
+    path("", include("learning.urls")),
 ]

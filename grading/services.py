@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from grading.events import exercise_passed
 from grading.models import Submission, TestResult
 from sandbox import Limits, SandboxUnavailable
 
@@ -236,14 +237,9 @@ def _learner_message(verdict: Verdict) -> str:
 
 
 def _record_plan_progress(*, user_id: int, exercise: str) -> None:
-    # The review plan lives in quizbank; grading works whether or not it offers this hook.
-    from quizbank import services as quizbank_services
-
-    record = getattr(quizbank_services, "plan_record_exercise_passed", None)
-    if record is None:
-        return
+    # Whoever keeps a plan (learning) listens; grading works whether or not anyone does.
     user = get_user_model().objects.get(pk=user_id)
-    record(user=user, exercise_slug=exercise)
+    exercise_passed.send(sender=Submission, user=user, exercise=exercise)
 
 
 def _finish(

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from interviews.models import MockAnswer, MockAttempt
-from quizbank.admin import ReadOnlyAdmin
+from learning.admin import ReadOnlyAdmin
 
 
 class MockAnswerInline(admin.StackedInline):

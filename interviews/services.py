@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.services import profile_get_or_create
 from interviews.models import MockAnswer, MockAttempt
-from quizbank import services
+from learning import services
 from quizbank.grading_answers import free_text_hints
 from quizbank.models import Item, MockScript, MockStep, RubricPoint
 

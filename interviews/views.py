@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from interviews import services as mock_services
 from interviews.models import MockAttempt
-from quizbank import selectors
+from learning import selectors
 from quizbank.models import MockScript, MockStep
 
 # The start form's choices: value -> (time factor, untimed).

@@ -14,7 +14,7 @@ from django.utils import timezone
 from interviews.models import MockAnswer, MockAttempt
 from interviews.services import GRACE
 from quizbank.models import MockScript, MockStep
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

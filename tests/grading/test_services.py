@@ -236,9 +236,9 @@ def test_the_beat_schedule_sweeps_every_minute():
 def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
     django_capture_on_commit_callbacks,
 ):
-    from quizbank import services as quizbank_services
-    from quizbank.models import TaskCompletion
-    from tests.quizbank.factories_learner import make_content, make_user
+    from learning import services as quizbank_services
+    from learning.models import TaskCompletion
+    from tests.learning.factories_learner import make_content, make_user
 
     content = make_content()
     user = make_user()

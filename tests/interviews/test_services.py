@@ -11,9 +11,10 @@ from django.db import IntegrityError, transaction
 from interviews import services as mock_services
 from interviews.models import MockAnswer, MockAttempt
 from interviews.services import GRACE, MockAlreadyRunning, MockClosed, MockError
-from quizbank import services
-from quizbank.models import MockScript, MockStep, TaskCompletion
-from tests.quizbank.factories_learner import make_content, make_user
+from learning import services
+from learning.models import TaskCompletion
+from quizbank.models import MockScript, MockStep
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from interviews import services as mock_services
 from interviews.models import MockAnswer, MockAttempt
 from quizbank.models import MockScript, MockStep
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import LearnerProfile
 from interviews.models import MockAnswer, MockAttempt
+from learning.models import ReviewLogEntry
 from quizbank import content_latex
 from quizbank.loader import ContentError, bank_load
 from quizbank.models import (
@@ -26,7 +27,6 @@ from quizbank.models import (
     Part,
     Problem,
     ReviewDay,
-    ReviewLogEntry,
     ReviewTask,
     Skill,
 )

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from fsrs import Card, Rating, Scheduler
 
-from quizbank import selectors, services
+from learning import selectors, services
+from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, TaskCompletion
 from quizbank.grading_answers import Checked
-from quizbank.models import LearnerCard, LearnerPlan, ReviewLogEntry, TaskCompletion
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -263,7 +263,7 @@ def test_one_active_plan_per_learner():
 
 
 def test_streak_counts_local_days_ending_today_or_yesterday():
-    from quizbank.scheduling import streak_days
+    from learning.scheduling import streak_days
 
     today = dt.date(2026, 3, 10)
     days = {today - dt.timedelta(days=n) for n in (1, 2, 3, 5)}

@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from fsrs import Rating
 
-from quizbank import exports, selectors, services
+from learning import exports, selectors, services
+from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, SkillRatingSnapshot
 from quizbank.grading_answers import (
     CERTAINTY_LABELS,
     Certainty,
@@ -27,17 +28,7 @@ from quizbank.grading_answers import (
     free_text_hints,
     ordering_shuffled,
 )
-from quizbank.models import (
-    Item,
-    LearnerCard,
-    LearnerPlan,
-    Part,
-    Problem,
-    ReviewLogEntry,
-    ReviewTask,
-    Skill,
-    SkillRatingSnapshot,
-)
+from quizbank.models import Item, Part, Problem, ReviewTask, Skill
 
 # A card left open over lunch is not a 2-hour review: durations above this are clipped so
 # that they do not distort the log FSRS will be optimised from.
@@ -62,7 +53,7 @@ def _is_htmx(request) -> bool:
 def home(request):
     chapter = selectors.chapter_current()
     if chapter is None:
-        return render(request, "quizbank/home.html")
+        return render(request, "learning/home.html")
     user = request.user
     now = timezone.now()
     plan = selectors.plan_active(user=user, chapter=chapter)
@@ -81,7 +72,7 @@ def home(request):
         "calendar": selectors.plan_calendar(plan=plan, now=now) if plan else [],
         "series": selectors.review_series(user=user, now=now),
     }
-    return render(request, "quizbank/dashboard.html", context)
+    return render(request, "learning/dashboard.html", context)
 
 
 # --- self-assessment ---------------------------------------------------------------------
@@ -110,7 +101,7 @@ def skills_rate(request):
     rows = [(skill, latest.get(skill.pk)) for skill in skills]
     return render(
         request,
-        "quizbank/skills_rate.html",
+        "learning/skills_rate.html",
         {"rows": rows, "scale": Skill.SCALE, "errors": errors, "target": Skill.TARGET},
         status=400 if errors else 200,
     )
@@ -124,7 +115,7 @@ def skills_history(request):
     )
     return render(
         request,
-        "quizbank/skills_history.html",
+        "learning/skills_history.html",
         {
             "history": selectors.skills_history(user=request.user, chapter=chapter),
             "snapshots": snapshots,
@@ -140,7 +131,7 @@ def skills_snapshot(request, snapshot_id: int):
     snapshot = get_object_or_404(SkillRatingSnapshot, pk=snapshot_id, user=request.user)
     return render(
         request,
-        "quizbank/skills_snapshot.html",
+        "learning/skills_snapshot.html",
         {
             "snapshot": snapshot,
             "ratings": snapshot.ratings.select_related("skill"),
@@ -161,7 +152,7 @@ def plan(request):
     past = LearnerPlan.objects.filter(user=request.user, chapter=chapter, active=False)
     return render(
         request,
-        "quizbank/plan.html",
+        "learning/plan.html",
         {
             "plan": active,
             "checkpoints": checkpoints,
@@ -246,8 +237,8 @@ def _ints(values) -> list[int]:
 def _render_card(request, context, status=200):
     if _is_htmx(request):
         # htmx swaps only 2xx answers by default; the partial carries the error message.
-        return render(request, "quizbank/_card.html", context)
-    return render(request, "quizbank/card_page.html", context, status=status)
+        return render(request, "learning/_card.html", context)
+    return render(request, "learning/card_page.html", context, status=status)
 
 
 def _next_url(source: str, item: Item, request) -> str:
@@ -369,7 +360,7 @@ def due(request):
     if queue:
         entry = queue[0]
         context |= _card_context(request, entry.item, source=entry.source, task=entry.task)
-    return render(request, "quizbank/due.html", context)
+    return render(request, "learning/due.html", context)
 
 
 @login_required
@@ -380,7 +371,7 @@ def card_detail(request, card_id: int):
     logs = ReviewLogEntry.objects.filter(user=request.user, item=card.item).order_by("-reviewed_at")
     return render(
         request,
-        "quizbank/card_detail.html",
+        "learning/card_detail.html",
         {"card": card, "logs": logs[:50], "time_zone": selectors.time_zone_of(request.user)},
     )
 
@@ -393,7 +384,7 @@ def practice_index(request):
     chapter = _chapter_or_404()
     return render(
         request,
-        "quizbank/practice_index.html",
+        "learning/practice_index.html",
         {"mastery": selectors.mastery_by_part(user=request.user, chapter=chapter)},
     )
 
@@ -418,7 +409,7 @@ def practice_part(request, part_slug: str):
         context["position"] = index + 1
     else:
         context["finished"] = bool(items)
-    return render(request, "quizbank/practice_part.html", context)
+    return render(request, "learning/practice_part.html", context)
 
 
 @login_required
@@ -430,7 +421,7 @@ def problem_detail(request, problem_slug: str):
     shown = min(int(raw), len(hints)) if raw.isdigit() else 0
     return render(
         request,
-        "quizbank/problem.html",
+        "learning/problem.html",
         {
             "problem": problem,
             "hints": hints[:shown],

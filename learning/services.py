@@ -11,22 +11,18 @@ from django.utils import timezone
 from fsrs import Rating
 
 from accounts.services import profile_get_or_create
-from quizbank import scheduling
-from quizbank.grading_answers import Checked
-from quizbank.models import (
-    Chapter,
-    Item,
+from learning import scheduling
+from learning.models import (
     LearnerCard,
     LearnerPlan,
-    Problem,
     ProblemSolve,
     ReviewLogEntry,
-    ReviewTask,
-    Skill,
     SkillRating,
     SkillRatingSnapshot,
     TaskCompletion,
 )
+from quizbank.grading_answers import Checked
+from quizbank.models import Chapter, Item, Problem, ReviewTask, Skill
 
 # --- learner: self-assessment, plan, reviews --------------------------------------------
 # Every function takes `now` so that tests can move the clock without patching time.

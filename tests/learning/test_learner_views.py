@@ -10,16 +10,16 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from quizbank import services
-from quizbank.grading_answers import Checked
-from quizbank.models import (
+from learning import services
+from learning.models import (
     LearnerCard,
     LearnerPlan,
     ReviewLogEntry,
     SkillRatingSnapshot,
     TaskCompletion,
 )
-from tests.quizbank.factories_learner import make_content, make_user
+from quizbank.grading_answers import Checked
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from quizbank import views
+from learning import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -11,20 +11,15 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.services import profile_get_or_create
-from quizbank import scheduling
-from quizbank.models import (
-    Chapter,
-    Item,
+from learning import scheduling
+from learning.models import (
     LearnerCard,
     LearnerPlan,
-    Part,
-    ReviewDay,
     ReviewLogEntry,
-    ReviewTask,
-    Skill,
     SkillRatingSnapshot,
     TaskCompletion,
 )
+from quizbank.models import Chapter, Item, Part, ReviewDay, ReviewTask, Skill
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:

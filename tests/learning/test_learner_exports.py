@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from icalendar import Calendar
 
-from quizbank import exports, services
-from tests.quizbank.factories_learner import make_content, make_user
+from learning import exports, services
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 

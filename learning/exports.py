@@ -12,10 +12,11 @@ from pathlib import Path
 import genanki
 from icalendar import Calendar, Event
 
-from quizbank import scheduling
+from learning import scheduling
+from learning.models import LearnerPlan
+from learning.templatetags.learner_tags import render_markdown
 from quizbank.grading_answers import expected_text
-from quizbank.models import Chapter, Item, LearnerPlan, ReviewDay, ReviewTask
-from quizbank.templatetags.learner_tags import render_markdown
+from quizbank.models import Chapter, Item, ReviewDay, ReviewTask
 
 # --- iCalendar ---------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from learning.models import ReviewLogEntry
 from quizbank.grading_answers import format_number
-from quizbank.models import Chapter, Item, ReviewLogEntry
-from tests.quizbank.factories_learner import make_user
+from quizbank.models import Chapter, Item
+from tests.learning.factories_learner import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +58,7 @@ def test_every_real_card_renders_and_accepts_its_answer(client, bank):
 def test_real_bank_exports(client, bank):
     from icalendar import Calendar
 
-    from quizbank import services
+    from learning import services
 
     user = make_user()
     client.force_login(user)
@@ -71,7 +72,7 @@ def test_real_bank_exports(client, bank):
 
 
 def test_real_bank_dashboard_and_plan_render(client, bank):
-    from quizbank import services
+    from learning import services
 
     user = make_user()
     client.force_login(user)
