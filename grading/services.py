@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.celery_app import app as celery_app
 from grading.events import exercise_passed
 from grading.models import Submission, TestResult
 from sandbox import Limits, SandboxUnavailable
@@ -134,8 +135,7 @@ def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
 
 
 def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = None) -> None:
-    from grading.tasks import grade_submission
-
+    # By name, so that this module never imports grading.tasks (which imports it).
     try:
         spec = _engine().exercise_get(exercise)
     except KeyError:
@@ -143,7 +143,8 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     else:
         queue, limits = grading_queue(spec=spec), grading_limits(spec=spec)
     time_limits = grading_time_limits(limits=limits)
-    grade_submission.apply_async(
+    celery_app.send_task(
+        "grading.grade_submission",
         args=[submission_id],
         queue=queue,
         countdown=countdown,

@@ -1,4 +1,4 @@
-"""Writes of the quiz bank app. Keyword-only, typed; views and commands call these."""
+"""Writes of the learning app. Keyword-only, typed; views and commands call these."""
 
 from __future__ import annotations
 
