@@ -52,7 +52,7 @@ CLI_USERNAME = "grade-cli"
 
 
 def no_sandbox_message(*, reason: str) -> str:
-    """What the learner sees when the worker has no way to run code (DESIGN.md section 3)."""
+    """What the learner sees when the worker has no way to run code (docs/architecture.md)."""
     return (
         "Your code could not be run: the grading worker has no sandbox to run it in "
         f"({reason}). This is not a problem with your submission. Whoever runs this server "

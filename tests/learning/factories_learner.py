@@ -1,6 +1,6 @@
 """A small, correct content set built with the ORM, for the learner tests.
 
-Text is our own; figures agree with RESNET-FACTS.md (ResNet-50: 25,557,032 parameters;
+Text is our own; figures agree with the papers (ResNet-50: 25,557,032 parameters;
 bottleneck/basic at equal width: 0.059).
 """
 
