@@ -68,7 +68,10 @@ INSTALLED_APPS = [
     # Serves the API docs page with the swagger files bundled in the package (no CDN).
     "ninja",
     "quizbank",
+    "accounts",
     "grading",
+    "learning",
+    "interviews",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 """The grading engine: a submission in, a verdict out.
 
-The verdict is decided here, outside the sandbox (DESIGN.md section 5). For each run a
+The verdict is decided here, outside the sandbox (docs/architecture.md). For each run a
 secret seed makes the probe inputs and weights; the harness measures the candidate's code
 inside the sandbox and sends raw numbers back; the same probes run here on the reference
 solution, and each check compares the two. The candidate's source is compiled here to

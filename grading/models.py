@@ -70,21 +70,6 @@ class Submission(models.Model):
         return self.status in self.FINAL
 
     @property
-    def verdict_rows(self) -> list:
-        """The test table as shown: failures with one shared cause grouped under it."""
-        from grading.selectors import verdict_rows
-
-        return verdict_rows(tests=list(self.tests.all()))
-
-    @property
-    def error_line(self) -> int | None:
-        """The line of solution.py that the error output points at, if any."""
-        from grading.selectors import error_line
-
-        failed = [t.message for t in self.tests.all() if not t.passed]
-        return error_line(stderr=self.stderr_excerpt, messages=failed)
-
-    @property
     def score_percent(self) -> int | None:
         return None if self.score is None else round(self.score * 100)
 
@@ -107,22 +92,3 @@ class TestResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {'pass' if self.passed else 'fail'}"
-
-
-class ApiToken(models.Model):
-    """A bearer token for the JSON API. Only its SHA-256 is stored; the key is shown once."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100, blank=True)
-    prefix = models.CharField(max_length=8, help_text="first characters, to tell tokens apart")
-    key_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"

@@ -90,14 +90,6 @@ def submission_last_code(*, user: AbstractBaseUser, exercise: str) -> str | None
     )
 
 
-def learner_time_zone(*, user: AbstractBaseUser) -> str:
-    """The zone the learner set in their settings; times are stored in UTC, shown in this."""
-    from quizbank.models import LearnerProfile
-
-    zone = LearnerProfile.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return zone or "UTC"
-
-
 @dataclass
 class VerdictRow:
     """One row of the verdict's table: a test, or the tests one shared cause stopped."""

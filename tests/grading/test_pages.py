@@ -170,14 +170,6 @@ def test_an_unknown_exercise_is_404(client_in):
     assert client_in.get(reverse("exercise-detail", args=["nope"])).status_code == 404
 
 
-def test_the_token_page_shows_a_new_token_once(client_in, learner):
-    response = client_in.post(reverse("api-tokens"), {"action": "create", "name": "ci"})
-    key = response.context["new_key"]
-    assert key and key in response.content.decode()
-    assert services.api_token_authenticate(key=key) == learner
-    assert key not in client_in.get(reverse("api-tokens")).content.decode()
-
-
 def test_the_nav_links_to_the_exercises(client_in):
     body = client_in.get(reverse("exercise-list")).content.decode()
     assert '<a href="/exercises/">Exercises</a>' in body
@@ -186,7 +178,7 @@ def test_the_nav_links_to_the_exercises(client_in):
 def test_attempt_times_are_shown_in_the_learners_time_zone(client_in, learner):
     import datetime as dt
 
-    from quizbank.services import profile_set_time_zone
+    from accounts.services import profile_set_time_zone
 
     profile_set_time_zone(user=learner, time_zone="Asia/Tokyo")
     submission = services.submission_create(
