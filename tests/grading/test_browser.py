@@ -108,6 +108,33 @@ def test_every_exercise_is_solved_through_the_page(
     times = {}
     assert "Sample tests" in page.locator("#verdict").inner_text()
 
+    # A run that raises inside forward: Submit and Run are disabled while it is graded,
+    # and the line the error points at is marked in the editor afterwards.
+    broken = reference_solution("se-block").replace(
+        "    def forward(self, x):", "    def forward(self, x):\n        raise ValueError('boom')"
+    )
+    raise_line = broken.splitlines().index("        raise ValueError('boom')") + 1
+    set_editor_text(page, broken)
+    before = page.locator("#verdict-body").get_attribute("data-submission")
+    page.get_by_role("button", name="Submit", exact=True).click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('button[name="kind"]')].every(b => b.disabled)"""
+    )
+    assert page.locator("#pending-note").is_visible()
+    page.wait_for_function(
+        """(before) => { const v = document.querySelector("#verdict-body");
+             return v && v.dataset.submission !== before && v.dataset.final === "1"; }""",
+        arg=before,
+        timeout=VERDICT_TIMEOUT_MS,
+    )
+    assert page.locator("#verdict-body").get_attribute("data-error-line") == str(raise_line)
+    assert not page.get_by_role("button", name="Submit", exact=True).is_disabled()
+    marked = page.locator(".cm-lintRange-error")
+    marked.first.wait_for()
+    assert marked.first.inner_text().strip() == "raise ValueError('boom')"
+    assert page.locator(".cm-lint-marker-error").count() == 1
+    assert f"line {raise_line}" in page.locator("#verdict").inner_text()
+
     for slug in all_slugs():
         page.goto(f"{live_server.url}/exercises/{slug}/")
         page.wait_for_selector(".cm-editor")
