@@ -9,6 +9,8 @@ is removed in a finally block whatever happened.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import os
 import socket
 import struct
@@ -18,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sandbox.bootstrap import bootstrap_argv, pack_files
+from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv, warm_servable
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
 from sandbox.types import Job, Limits, RunResult, Status
@@ -102,6 +104,124 @@ def _pump_frames(sock: socket.socket, output: JobOutput, finished: threading.Eve
         finished.set()
 
 
+@dataclasses.dataclass
+class _Running:
+    """A started container with its attached streams, waiting for (or running) a job."""
+
+    container: Any
+    sock: socket.socket
+    output: JobOutput
+    finished: threading.Event
+    reader: threading.Thread
+    started_at: float
+
+
+# ------------------------------------------------------------------ the warm pool
+#
+# Containers started ahead, one shape of job each (image, limits, environment, command),
+# each running WARM_BOOTSTRAP: torch and numpy imported, blocked on stdin until its one
+# job arrives. A container serves exactly one job and is removed; the pool refills in the
+# background. Same isolation as a cold container (the same _create); labelled the same,
+# so reap_leftovers() removes a dead worker's pool. A waiter that exited, or is older than
+# POOL_MAX_AGE_S, is removed and never used. The pool is per worker process.
+POOL_MAX_AGE_S = 600.0
+_POOL: dict[tuple, list[_Running]] = {}
+_POOL_LOCK = threading.Lock()
+_POOL_FILLING: set[tuple] = set()
+
+
+def pool_size() -> int:
+    """Warm containers kept per job shape in this process (SANDBOX_POOL_SIZE; 0: off)."""
+    try:
+        return max(0, int(os.environ.get("SANDBOX_POOL_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def _pool_key(image: str, job: Job, limits: Limits) -> tuple:
+    return (image, limits, tuple(sorted(job.env.items())), tuple(job.command))
+
+
+def _discard(running: _Running) -> None:
+    try:
+        running.container.remove(force=True)
+    except Exception:
+        pass
+    _close(running.sock)
+
+
+def _usable(running: _Running) -> bool:
+    if running.finished.is_set() or running.output.stdout.value() or running.output.ready:
+        return False  # the waiter exited, or wrote before its job arrived
+    if time.monotonic() - running.started_at > POOL_MAX_AGE_S:
+        return False
+    try:
+        running.container.reload()
+    except Exception:
+        return False
+    return running.container.status == "running"
+
+
+def _pool_take(key: tuple) -> _Running | None:
+    """A live waiting container of this shape, or None; dead or stale ones are removed."""
+    while True:
+        with _POOL_LOCK:
+            waiting = _POOL.get(key, [])
+            running = waiting.pop(0) if waiting else None
+            stale = [k for k in _POOL if k[0] != key[0]]  # another image tag: drain it
+            drained = [r for k in stale for r in _POOL.pop(k)]
+        for old in drained:
+            _discard(old)
+        if running is None:
+            return None
+        if _usable(running):
+            return running
+        _discard(running)
+
+
+def _pool_refill(backend: DockerBackend, key: tuple, job: Job, limits: Limits) -> None:
+    """Start containers for this shape until pool_size() wait, on a background thread."""
+    with _POOL_LOCK:
+        if key in _POOL_FILLING or len(_POOL.get(key, [])) >= pool_size():
+            return
+        _POOL_FILLING.add(key)
+
+    def fill() -> None:
+        try:
+            while True:
+                with _POOL_LOCK:
+                    if len(_POOL.get(key, [])) >= pool_size():
+                        return
+                container = backend._create(job, limits, warm=True)
+                try:
+                    running = backend._attach_start(container, limits)
+                except Exception:
+                    container.remove(force=True)
+                    raise
+                with _POOL_LOCK:
+                    _POOL.setdefault(key, []).append(running)
+        except Exception:
+            pass  # the next job runs cold and tries again
+        finally:
+            with _POOL_LOCK:
+                _POOL_FILLING.discard(key)
+
+    threading.Thread(target=fill, daemon=True, name="sandbox-pool").start()
+
+
+def pool_drain() -> int:
+    """Remove every waiting container of this process; returns how many."""
+    with _POOL_LOCK:
+        waiting = [r for rs in _POOL.values() for r in rs]
+        _POOL.clear()
+    for running in waiting:
+        _discard(running)
+    return len(waiting)
+
+
+atexit.register(pool_drain)
+
+
 class DockerBackend:
     name = "docker"
 
@@ -112,6 +232,12 @@ class DockerBackend:
     def run(self, job: Job, limits: Limits) -> RunResult:
         started = time.monotonic()
         container = None
+        if pool_size() > 0 and warm_servable(job.command):
+            key = _pool_key(self.image, job, limits)
+            warm = _pool_take(key)
+            _pool_refill(self, key, job, limits)  # in the background: ready for the next job
+            if warm is not None:
+                return self._serve_warm(warm, job, limits)
         try:
             container = self._create(job, limits)
             return self._drive(container, job, limits, started)
@@ -129,16 +255,17 @@ class DockerBackend:
                 except Exception:
                     pass  # reap_leftovers() finds it by its label
 
-    def _create(self, job: Job, limits: Limits) -> Any:
+    def _create(self, job: Job, limits: Limits, *, warm: bool = False) -> Any:
         import docker.types
 
         command = [
             PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)
         ]
         memory = f"{limits.memory_mb}m"
+        argv = warm_bootstrap_argv(PYTHON, command) if warm else bootstrap_argv(PYTHON, command)
         return self.client.containers.create(
             self.image,
-            command=bootstrap_argv(PYTHON, command),
+            command=argv,
             name=f"resnet-sandbox-{uuid.uuid4().hex[:12]}",
             labels={LABEL: "1", OWNER_LABEL: worker_identity()},
             stdin_open=True,
@@ -173,6 +300,10 @@ class DockerBackend:
         )
 
     def _drive(self, container: Any, job: Job, limits: Limits, started: float) -> RunResult:
+        return self._serve(self._attach_start(container, limits), job, limits)
+
+    def _attach_start(self, container: Any, limits: Limits) -> _Running:
+        """Attach to the container's streams, start it, and read its output on a thread."""
         attached = container.attach_socket(
             params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
@@ -180,9 +311,34 @@ class DockerBackend:
         output = JobOutput(limits.output_bytes)
         finished = threading.Event()
         container.start()
-        started = time.monotonic()
         reader = threading.Thread(target=_pump_frames, args=(sock, output, finished), daemon=True)
         reader.start()
+        return _Running(container, sock, output, finished, reader, time.monotonic())
+
+    def _serve_warm(self, warm: _Running, job: Job, limits: Limits) -> RunResult:
+        """Hand the job to a waiting container; the wall clock starts at the hand-over."""
+        started = time.monotonic()
+        try:
+            result = self._serve(warm, job, limits)
+            return dataclasses.replace(result, warm=True)
+        except Exception as exc:
+            return RunResult.sandbox_error(
+                backend=self.name,
+                wall_s=time.monotonic() - started,
+                detail=f"{type(exc).__name__}: {exc}",
+                image=self.image,
+            )
+        finally:
+            try:
+                warm.container.remove(force=True)
+            except Exception:
+                pass  # reap_leftovers() finds it by its label
+
+    def _serve(self, running: _Running, job: Job, limits: Limits) -> RunResult:
+        """Send the job's files, keep the wall clock from now, and collect the result."""
+        container, sock, output = running.container, running.sock, running.output
+        finished, reader = running.finished, running.reader
+        started = time.monotonic()
         timed_out = False
         try:
             # Sent from a thread: a stuck reader inside must not stop the clock out here.

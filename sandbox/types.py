@@ -58,6 +58,7 @@ class RunResult:
     backend: str
     image: str | None = None
     detail: str = ""  # our own diagnostics (e.g. why a sandbox_error happened)
+    warm: bool = False  # served by a container of the warm pool (started ahead)
 
     @classmethod
     def sandbox_error(
