@@ -119,7 +119,7 @@ def test_submitting_with_htmx_returns_a_fragment_that_polls_until_the_verdict(cl
     body = response.content.decode()
     submission = Submission.objects.get(user=learner)
     assert response.status_code == 200 and "<html" not in body
-    assert 'hx-trigger="every 1s"' in body
+    assert 'hx-trigger="load delay:' in body
     assert f"/submissions/{submission.pk}/status" in body
 
     services.submission_grade(submission_id=submission.pk)  # a syntax error needs no sandbox
@@ -188,3 +188,28 @@ def test_attempt_times_are_shown_in_the_learners_time_zone(client_in, learner):
     Submission.objects.filter(pk=submission.pk).update(created_at=at)
     body = client_in.get(reverse("exercise-detail", args=["se-block"])).content.decode()
     assert "When (Asia/Tokyo)" in body and "2026-03-02 05:30:00" in body
+
+
+def test_the_verdict_is_polled_often_at_first_and_less_and_less_while_it_waits(learner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from grading.templatetags.verdict import poll_delay_ms
+
+    submission = services.submission_create(
+        user=learner, exercise="se-block", code=SE_BLOCK_SOLUTION, kind="submit", enqueue=False
+    )
+    now = timezone.now()
+    delays = []
+    for waited in (0, 5, 30, 300):
+        Submission.objects.filter(pk=submission.pk).update(
+            queued_at=now - timedelta(seconds=waited), started_at=None
+        )
+        submission.refresh_from_db()
+        delays.append(poll_delay_ms(submission))
+    assert delays == [250, 500, 1000, 2000]
+    # Once a worker starts it, the page asks often again: the verdict is near.
+    Submission.objects.filter(pk=submission.pk).update(status="running", started_at=now)
+    submission.refresh_from_db()
+    assert poll_delay_ms(submission) == 250
