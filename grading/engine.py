@@ -14,12 +14,13 @@ import io
 import json
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import numpy as np
 
 import sandbox
+from grading.catalog import ExerciseSpec
 from grading.compare import Missing, Unusable, parse_frame, probe, raised
 from grading.exercises import SOURCE, Exercise, TestPlan, all_exercises
 from grading.harness import harness_module, harness_source
@@ -75,19 +76,6 @@ class Verdict:
         }
 
 
-@dataclass(frozen=True)
-class ExerciseSpec:
-    slug: str
-    title: str
-    queue: str  # "grade.cpu" or "grade.gpu"
-    starter_code: str
-    hints: list[str]
-    sample_test_names: list[str]
-    limits: sandbox.Limits
-    statement: str = ""
-    categories: list[str] = field(default_factory=list)
-
-
 @functools.cache
 def _registry() -> dict[str, Exercise]:
     return {ex.slug: ex for ex in all_exercises()}
@@ -112,6 +100,11 @@ def _spec(slug: str) -> ExerciseSpec:
 
 def exercise_list() -> list[ExerciseSpec]:
     return [_spec(slug) for slug in _registry()]
+
+
+def exercise_catalog() -> list[ExerciseSpec]:
+    """What grading/catalog.py serves to the web pages, computed from the exercises."""
+    return exercise_list()
 
 
 def exercise_get(slug: str) -> ExerciseSpec:
@@ -295,7 +288,7 @@ _LIMIT_STATUSES = (sandbox.Status.TIMEOUT, sandbox.Status.MEMORY_LIMIT, sandbox.
 
 
 # The reference's measurements are made on this thread while the sandbox runs.
-_REFERENCE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reference")
+_REFERENCE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference")
 
 
 def grade(
@@ -348,32 +341,39 @@ def grade(
     # two overlap instead of adding up.
     pending = _REFERENCE_POOL.submit(reference_measure, exercise=ex, plan=plan)
     try:
-        result = sandbox.run(job, limits or ex.limits, backend=backend, image=image)
-    except sandbox.SandboxUnavailable as exc:
-        return _verdict(_all_failed(plan, "not run: no sandbox is available"),
-                        status="sandbox_error", error_kind="unavailable", started=started,
-                        backend="", detail=str(exc))  # fmt: skip
+        try:
+            result = sandbox.run(job, limits or ex.limits, backend=backend, image=image)
+        except sandbox.SandboxUnavailable as exc:
+            return _verdict(_all_failed(plan, "not run: no sandbox is available"),
+                            status="sandbox_error", error_kind="unavailable", started=started,
+                            backend="", detail=str(exc))  # fmt: skip
 
-    stderr = _tail(result.stderr)
-    if result.status == sandbox.Status.SANDBOX_ERROR:
-        return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
-                        status="sandbox_error", error_kind="sandbox", started=started,
-                        backend=result.backend, detail=result.detail)  # fmt: skip
-    if result.status in _LIMIT_STATUSES:
-        kind, message = limit_message(result.status, limits or ex.limits)
-        return _verdict(_all_failed(plan, message), status="error", error_kind=kind,
-                        stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+        stderr = _tail(result.stderr)
+        if result.status == sandbox.Status.SANDBOX_ERROR:
+            return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
+                            status="sandbox_error", error_kind="sandbox", started=started,
+                            backend=result.backend, detail=result.detail)  # fmt: skip
+        if result.status in _LIMIT_STATUSES:
+            kind, message = limit_message(result.status, limits or ex.limits)
+            return _verdict(_all_failed(plan, message), status="error", error_kind=kind,
+                            stderr=stderr, started=started, backend=result.backend)  # fmt: skip
 
-    reference = pending.result()
-    candidate = parse_frame(result.stdout, nonce)
-    if candidate is None:
-        if result.status == sandbox.Status.RUNTIME_ERROR:
-            message = "not run: your code raised an error before the tests (see the traceback)"
-        else:
-            message = "not run: the program ended before the tests finished (exit() in your code?)"
-        return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
-                        stderr=stderr, started=started, backend=result.backend)  # fmt: skip
-    tests = outcomes_compute(
-        plan=plan, candidate=candidate["probes"], reference=reference, source=text
-    )
-    return _verdict(tests, started=started, backend=result.backend)
+        reference = pending.result()
+        candidate = parse_frame(result.stdout, nonce)
+        if candidate is None:
+            if result.status == sandbox.Status.RUNTIME_ERROR:
+                message = "not run: your code raised an error before the tests (see the traceback)"
+            else:
+                message = (
+                    "not run: the program ended before the tests finished (exit() in your code?)"
+                )
+            return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
+                            stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+        tests = outcomes_compute(
+            plan=plan, candidate=candidate["probes"], reference=reference, source=text
+        )
+        return _verdict(tests, started=started, backend=result.backend)
+    finally:
+        # torch's default dtype is process-wide and the reference's probes set it: no
+        # torch work of the caller (the next grading's plan) may overlap that thread.
+        wait([pending])

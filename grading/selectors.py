@@ -31,7 +31,7 @@ class ExerciseRow:
 
 def exercise_list_for(*, user: AbstractBaseUser) -> list[ExerciseRow]:
     """Every exercise with this learner's best graded score (hidden tests only)."""
-    from grading import engine
+    from grading import catalog
 
     best = {
         row["exercise"]: row
@@ -47,7 +47,7 @@ def exercise_list_for(*, user: AbstractBaseUser) -> list[ExerciseRow]:
             best_score=best.get(spec.slug, {}).get("best"),
             attempts=best.get(spec.slug, {}).get("n", 0),
         )
-        for spec in engine.exercise_list()
+        for spec in catalog.exercise_list()
     ]
 
 

@@ -27,12 +27,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.celery_app import app as celery_app
+from grading import catalog
+from grading.catalog import ExerciseSpec
 from grading.events import exercise_passed
 from grading.models import Submission, TestResult
 from sandbox import Limits, SandboxUnavailable
 
 if TYPE_CHECKING:
-    from grading.engine import ExerciseSpec, Verdict
+    from grading.engine import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
 def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = None) -> None:
     # By name, so that this module never imports grading.tasks (which imports it).
     try:
-        spec = _engine().exercise_get(exercise)
+        spec = catalog.exercise_get(exercise)
     except KeyError:
         queue, limits = "grade.cpu", Limits()  # the worker records the unknown exercise
     else:
@@ -208,7 +210,7 @@ def submission_create(
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
     try:
-        _engine().exercise_get(exercise)
+        catalog.exercise_get(exercise)
     except KeyError:
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
     now = timezone.now()

@@ -71,10 +71,10 @@ def render_markdown(text: str) -> SafeString:
 
 
 def _spec_or_404(slug: str):
-    from grading import engine
+    from grading import catalog
 
     try:
-        return engine.exercise_get(slug)
+        return catalog.exercise_get(slug)
     except KeyError:
         raise Http404("No such exercise.") from None
 
