@@ -38,6 +38,7 @@ from quizbank.models import (
     Skill,
     SkillRatingSnapshot,
 )
+from quizbank.shuffling import options_for
 
 # A card left open over lunch is not a 2-hour review: durations above this are clipped so
 # that they do not distort the log FSRS will be optimised from.
@@ -223,7 +224,7 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "index": index,
         "shown_at": int(timezone.now().timestamp() * 1000),
         "certainties": CERTAINTY_LABELS,
-        "choices": list(item.choices.all()),
+        "choices": options_for(item=item, user=request.user),
         "multi": item.kind == Item.Kind.MULTIPLE_CHOICE
         and sum(1 for c in item.choices.all() if c.correct) > 1,
         "steps": ordering_shuffled(item=item, seed=str(request.user.pk))
@@ -475,7 +476,7 @@ def plan_ics(request):
 @login_required
 def deck_apkg(request):
     chapter = _chapter_or_404()
-    data = exports.deck_to_apkg(chapter=chapter)
+    data = exports.deck_to_apkg(chapter=chapter, user=request.user)
     response = HttpResponse(data, content_type="application/octet-stream")
     stamp = dt.date.today().isoformat()
     response["Content-Disposition"] = f'attachment; filename="resnet-cards-{stamp}.apkg"'
