@@ -312,6 +312,8 @@ def item_answer(request, item_id: int):
             traps_made=_ints(request.POST.getlist("trap")),
             certainty=certainty,
         )
+    if checked.reenter:
+        return _render_card(request, base | {"error": checked.feedback}, status=400)
     duration = None
     shown_at = request.POST.get("shown_at", "")
     if shown_at.isdigit():
