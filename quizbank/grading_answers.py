@@ -7,12 +7,12 @@ them, then log the review and move the FSRS card.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fsrs import Rating
 
+from quizbank.matching import keyword_found, normalise, trap_asserted
 from quizbank.models import Item
 from quizbank.numbers import NumberFormatError, read_number, to_base, unit_of, within
 
@@ -225,22 +225,6 @@ def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certaint
 # --- free text ---------------------------------------------------------------------------
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower()).strip()
-
-
-def _contains(haystack: str, needle: str) -> bool:
-    needle = _normalise(needle)
-    if not needle:
-        return False
-    if re.fullmatch(r"[\w\- ]+", needle):
-        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-    return needle in haystack
-
-
-_NEGATIONS = ("not ", "isn't ", "is not ", "no ", "rather than ", "n't ", "never ", "nor ")
-
-
 @dataclass
 class RubricHint:
     point_id: int
@@ -260,13 +244,13 @@ class TrapHint:
 def free_text_hints(*, item: Item, answer: str) -> tuple[list[RubricHint], list[TrapHint]]:
     """Keyword pre-ticks for the rubric and likely traps; the learner confirms both.
 
-    A trap phrase right after a negation ("not overfitting") is not flagged: saying what
-    the answer is not is the right move.
+    Keywords match by word prefix; a trap is flagged only where the answer asserts it, not
+    where it rules it out ("rules out overfitting"): see `quizbank.matching`.
     """
-    text = _normalise(answer)
+    text = normalise(answer)
     hints = []
     for point in item.rubric.all():
-        matched = [k for k in point.keywords or [] if _contains(text, k)]
+        matched = [k for k in point.keywords or [] if keyword_found(text, k)]
         hints.append(
             RubricHint(
                 point_id=point.pk, text=point.text, likely_covered=bool(matched), matched=matched
@@ -274,15 +258,14 @@ def free_text_hints(*, item: Item, answer: str) -> tuple[list[RubricHint], list[
         )
     traps = []
     for index, trap in enumerate(item.traps or []):
-        phrase = _normalise(str(trap.get("phrase", "")))
-        made = False
-        for found in re.finditer(re.escape(phrase), text) if phrase else []:
-            before = text[max(0, found.start() - 20) : found.start()]
-            if not any(before.endswith(n) or f"{n}" in before[-12:] for n in _NEGATIONS):
-                made = True
-                break
+        phrase = str(trap.get("phrase", ""))
         traps.append(
-            TrapHint(index=index, phrase=phrase, why=str(trap.get("why", "")), likely_made=made)
+            TrapHint(
+                index=index,
+                phrase=phrase,
+                why=str(trap.get("why", "")),
+                likely_made=trap_asserted(text, phrase),
+            )
         )
     return hints, traps
 
