@@ -29,6 +29,8 @@ RUBRIC_POINTS = (3, 6)
 MIN_CHOICES = 2
 MIN_ORDERING_STEPS = 3
 MIN_HINTS = 2
+# Item difficulty: 1 recall, 2 explain or apply, 3 interview depth.
+DIFFICULTIES = (1, 2, 3)
 # Units whose numbers come from a formula or a network, so a test can recompute them.
 COMPUTABLE_UNITS = re.compile(r"param|weight|multiply|mac|flop|ratio|std", re.IGNORECASE)
 _ERROR_RATE = re.compile(r"error|accuracy|top-?[15]\b", re.IGNORECASE)
@@ -42,6 +44,7 @@ _COMMON_ITEM_FIELDS = {
     "part",
     "kind",
     "cheat_sheet",
+    "difficulty",
     "tags",
     "prompt",
     "explanation",
@@ -422,6 +425,14 @@ def _validate_items(
         cheat_sheet = data.get("cheat_sheet", False)
         if not isinstance(cheat_sheet, bool):
             check.error(entry, "cheat_sheet", "must be true or false")
+        difficulty = data.get("difficulty")
+        if difficulty not in DIFFICULTIES or isinstance(difficulty, bool):
+            check.error(
+                entry,
+                "difficulty",
+                "missing or not 1, 2 or 3 (1 recall, 2 explain or apply, 3 interview depth)",
+            )
+            difficulty = 2
         tags = data.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             check.error(entry, "tags", "must be a list of texts")
@@ -431,6 +442,7 @@ def _validate_items(
             "part": part,
             "kind": kind,
             "cheat_sheet": bool(cheat_sheet),
+            "difficulty": difficulty,
             "tags": tags,
             "prompt": check.text(entry, data, "prompt"),
             "explanation": check.text(entry, data, "explanation", required=False),

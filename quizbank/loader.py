@@ -275,6 +275,7 @@ def _write_items(
             "prompt": row["prompt"],
             "explanation": row["explanation"],
             "cheat_sheet": row["cheat_sheet"],
+            "difficulty": row["difficulty"],
             "order": row["order"],
             "tags": row["tags"],
             "answer_number": row["answer_number"],

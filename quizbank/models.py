@@ -95,6 +95,11 @@ class Item(models.Model):
     prompt = models.TextField(help_text="Markdown with LaTeX between $...$ or $$...$$")
     explanation = models.TextField(blank=True, help_text="shown after answering")
     cheat_sheet = models.BooleanField(default=False, help_text="one of the cheat-sheet questions")
+    # 1 recall a fact or definition, 2 explain or apply it, 3 interview depth (derive,
+    # compare, defend a number). Practice and the plan go from 1 to 3.
+    difficulty = models.PositiveSmallIntegerField(
+        default=2, help_text="1 recall, 2 explain or apply, 3 interview depth"
+    )
     order = models.PositiveIntegerField(default=0)
     tags = models.JSONField(default=list, blank=True)
     # numeric

@@ -384,3 +384,9 @@ def mastery_by_part(*, user: AbstractBaseUser, chapter: Chapter) -> list[PartMas
         mastered = sum(1 for pk in item_ids if latest.get(pk, 0) >= ReviewLogEntry.Rating.GOOD)
         result.append(PartMastery(part=part, items=len(item_ids), mastered=mastered))
     return result
+
+
+def practice_items(*, part: Part) -> list[Item]:
+    """A part's active items for practice, easiest first (difficulty 1 recall, 2 explain or
+    apply, 3 interview depth), then in the authors' order."""
+    return list(part.items.filter(retired=False).order_by("difficulty", "order", "pk"))

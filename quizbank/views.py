@@ -405,7 +405,7 @@ def practice_index(request):
 def practice_part(request, part_slug: str):
     chapter = _chapter_or_404()
     part = get_object_or_404(Part, chapter=chapter, slug=part_slug, retired=False)
-    items = list(part.items.filter(retired=False))
+    items = selectors.practice_items(part=part)
     problems = part.problems.filter(retired=False)
     raw = request.GET.get("n", "0")
     index = int(raw) if raw.isdigit() else 0

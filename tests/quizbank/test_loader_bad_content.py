@@ -57,6 +57,22 @@ BAD_RUBRIC = [{"text": f"point {n}", "keywords": ["x"]} for n in range(7)]
 # (id, change, file, entry label, field, message)
 CASES = [
     (
+        "item-without-difficulty",
+        item_edit("why-identity", pop("difficulty")),
+        BLOCKS,
+        "item 'why-identity'",
+        "difficulty",
+        "missing or not 1, 2 or 3",
+    ),
+    (
+        "difficulty-out-of-range",
+        item_edit("basic-block-params", set_(difficulty=5)),
+        BLOCKS,
+        "item 'basic-block-params'",
+        "difficulty",
+        "missing or not 1, 2 or 3",
+    ),
+    (
         "unknown-kind",
         item_edit("why-identity", set_(kind="essay")),
         BLOCKS,

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from quizbank import selectors
 from quizbank.models import Chapter, Item, MockStep
 from quizbank.shuffling import options_for, shuffled_for
 from tests.quizbank.factories_learner import make_content, make_user
@@ -69,7 +70,7 @@ def test_the_practice_card_shows_the_learners_order_and_a_reload_keeps_it(client
     ada, bob = make_user("ada"), make_user("bob")
     part_orders: dict[str, list[list[int]]] = {"ada": [], "bob": []}
     for item in _mc_items(bank)[:12]:
-        index = list(item.part.items.filter(retired=False)).index(item)
+        index = selectors.practice_items(part=item.part).index(item)
         url = reverse("practice-part", args=[item.part.slug]) + f"?n={index}"
         for user in (ada, bob):
             client.force_login(user)
@@ -150,3 +151,29 @@ def test_the_anki_deck_lists_options_in_the_downloading_learners_order(client, b
         assert spots == sorted(spots), item.slug
         first_is_right += options[0].correct
     assert first_is_right / len(items) <= 0.4
+
+
+def test_every_item_of_the_bank_has_a_difficulty_and_practice_goes_from_easy_to_hard(client, bank):
+    import yaml
+
+    from quizbank.loader import chapter_folders
+
+    declared = 0
+    for path in chapter_folders()[0].rglob("*.yaml"):
+        for entry in (yaml.safe_load(path.read_text()) or {}).get("items") or []:
+            assert entry.get("difficulty") in (1, 2, 3), (path.name, entry["slug"])
+            declared += 1
+    assert declared == Item.objects.filter(chapter=bank, retired=False).count()
+    client.force_login(make_user())
+    for part in bank.parts.filter(retired=False):
+        items = selectors.practice_items(part=part)
+        levels = [item.difficulty for item in items]
+        assert levels == sorted(levels), part.slug
+        for index, item in enumerate(items[:3]):
+            page = client.get(reverse("practice-part", args=[part.slug]) + f"?n={index}")
+            assert f'action="{reverse("item-answer", args=[item.pk])}"' in page.content.decode()
+    assert set(Item.objects.filter(chapter=bank).values_list("difficulty", flat=True)) == {
+        1,
+        2,
+        3,
+    }
