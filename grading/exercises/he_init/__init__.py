@@ -24,7 +24,9 @@ compute the fan and draw the samples yourself (e.g. with `tensor.normal_`, under
 every `nn.Conv2d` weight He-normal with mode "fan_out", every `nn.BatchNorm2d` weight 1 and
 bias 0; with `zero_init_residual=True` the last BatchNorm of each residual branch gets
 weight 0 (`bn3` of each block whose class is named `Bottleneck`, `bn2` of each
-`BasicBlock`), so that every block starts as the identity. Leave other layers alone.
+`BasicBlock`), so that every residual branch starts at zero: a block with an identity
+shortcut then starts as the identity, one with a projection shortcut as that projection.
+Leave other layers alone.
 
 Tests: for several shapes and both modes, the standard deviation must be within a few
 percent of sqrt(2 / fan) (e.g. Conv2d(64, 64, 3): fan_in 576, std 0.0589), the mean near
