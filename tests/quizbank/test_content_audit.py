@@ -122,3 +122,19 @@ def test_the_he_init_exercise_does_not_say_every_block_starts_as_the_identity():
     for text in (statement, exercises):
         assert "every block starts as the identity" not in " ".join(text.split())
     assert "projection" in " ".join(statement.split()).split("zero_init_residual=True")[1][:400]
+
+
+def test_the_bank_covers_the_comparisons_interviewers_ask_for():
+    """VGG and the models before ResNet, Highway networks, and the detection and
+    segmentation models built on ResNet backbones (the chapter's legacy table)."""
+    text = _words(" ".join(yaml.safe_dump(e) for e in _items().values()))
+    for needle in (
+        "28 07",
+        "bn inception",
+        "highway",
+        "gate",
+        "deeplab",
+        "atrous",
+        "region proposal network",
+    ):
+        assert needle in text, needle
