@@ -54,7 +54,7 @@ _ITEM_FIELDS = {
     "multiple_choice": {"choices"},
     "numeric": {"answer", "tolerance", "tolerance_mode", "unit", "protocol", "figure"},
     "free_text": {"model_answer", "rubric", "traps"},
-    "ordering": {"steps"},
+    "ordering": {"steps", "accepted_orders"},
 }
 
 
@@ -453,6 +453,7 @@ def _validate_items(
             "protocol": "",
             "model_answer": "",
             "traps": [],
+            "accepted_orders": [],
             "choices": [],
             "rubric": [],
         }
@@ -467,11 +468,33 @@ def _validate_items(
             row["choices"] = [
                 {"text": text, "correct": True, "why": ""} for text in steps
             ]  # an ordering item's steps are its choices, `order` being the right place
+            row["accepted_orders"] = _validate_accepted_orders(check, entry, len(steps))
         if slug and part:
             row["order"] = order_in_part[part]
             order_in_part[part] += 1
             items[slug] = row
     return items
+
+
+def _validate_accepted_orders(check: _Checker, entry: Entry, count: int) -> list[list[int]]:
+    """Other defensible orders of an ordering item: each a permutation of 1..count that
+    differs from the canonical order. The explanation should say which swaps are fine."""
+    orders = entry.data.get("accepted_orders", [])
+    canonical = list(range(1, count + 1))
+    if not isinstance(orders, list) or not all(
+        isinstance(order, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in order)
+        and sorted(order) == canonical
+        and order != canonical
+        for order in orders
+    ):
+        check.error(
+            entry,
+            "accepted_orders",
+            f"must be a list of other orders, each the positions 1 to {count} once",
+        )
+        return []
+    return orders
 
 
 def _validate_choices(check: _Checker, entry: Entry) -> list[dict[str, Any]]:

@@ -194,6 +194,17 @@ def ordering_shuffled(*, item: Item, seed: str) -> list:
     return shuffled
 
 
+def accepted_step_orders(*, item: Item, steps: list) -> list[list[str]]:
+    """The canonical order and the item's other defensible orders, as lists of step texts
+    (texts, so that two identical steps may be given either way round)."""
+    texts = [s.text for s in steps]
+    orders = [texts]
+    for order in item.accepted_orders or []:
+        if sorted(order) == list(range(1, len(texts) + 1)):
+            orders.append([texts[n - 1] for n in order])
+    return orders
+
+
 def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certainty) -> Checked:
     """`positions` maps a step (Choice id) to the 1-based position the learner gave it.
 
@@ -208,7 +219,7 @@ def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certaint
         )
     by_id = {s.pk: s for s in steps}
     placed = [by_id[pk].text for pk, _ in sorted(positions.items(), key=lambda kv: kv[1])]
-    correct = placed == [s.text for s in steps]
+    correct = placed in accepted_step_orders(item=item, steps=steps)
     order = " → ".join(step.text for step in steps)
     feedback = "Correct order." if correct else f"Not quite. The order is: {order}."
     return Checked(

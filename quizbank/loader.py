@@ -285,6 +285,7 @@ def _write_items(
             "protocol": row["protocol"],
             "model_answer": row["model_answer"],
             "traps": row["traps"],
+            "accepted_orders": row["accepted_orders"],
             "content_hash": digest,
             "retired": False,
         }

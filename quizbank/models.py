@@ -119,6 +119,9 @@ class Item(models.Model):
         blank=True,
         help_text='[{"phrase": ..., "why": ...}] instant-rejection answers',
     )
+    # ordering: other defensible orders, each a list of the steps' 1-based positions in
+    # the canonical order ([1, 3, 2, 4] accepts steps 2 and 3 swapped)
+    accepted_orders = models.JSONField(default=list, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     retired = models.BooleanField(default=False)
 

@@ -57,6 +57,14 @@ BAD_RUBRIC = [{"text": f"point {n}", "keywords": ["x"]} for n in range(7)]
 # (id, change, file, entry label, field, message)
 CASES = [
     (
+        "accepted-order-not-a-permutation",
+        item_edit("basic-block-order", set_(accepted_orders=[[1, 1, 2]])),
+        BLOCKS,
+        "item 'basic-block-order'",
+        "accepted_orders",
+        "each the positions 1 to",
+    ),
+    (
         "item-without-difficulty",
         item_edit("why-identity", pop("difficulty")),
         BLOCKS,
