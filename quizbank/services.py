@@ -167,20 +167,31 @@ def plan_task_confirm(
 def _tick_matching(
     user: AbstractBaseUser, at: dt.datetime, **task_filter: object
 ) -> list[TaskCompletion]:
+    """Tick every open task that names this work and whose day has come; if none has,
+    the earliest later one: work done early counts (a mock finished on Day 0 ticks the
+    Day 14 task that names it), but one piece of work never ticks two future days."""
     plan = _active_plan(user)
     if plan is None:
         return []
-    return [
-        _complete(plan, task, TaskCompletion.How.AUTO, at)
-        for task in _due_tasks(plan, at).filter(**task_filter)
-    ]
+    due = list(_due_tasks(plan, at).filter(**task_filter))
+    if not due:
+        later = _open_tasks(plan).filter(**task_filter).order_by("review_day__day", "order")
+        due = list(later[:1])
+    return [_complete(plan, task, TaskCompletion.How.AUTO, at) for task in due]
+
+
+def _open_tasks(plan: LearnerPlan) -> QuerySet[ReviewTask]:
+    """Every task of the plan not yet completed, whatever its day."""
+    return ReviewTask.objects.filter(
+        review_day__chapter=plan.chapter, review_day__retired=False, retired=False
+    ).exclude(pk__in=plan.completions.values("task_id"))
 
 
 @transaction.atomic
 def plan_record_exercise_passed(
     *, user: AbstractBaseUser, exercise_slug: str, now: dt.datetime | None = None
 ) -> None:
-    """Tick the active plan's exercise tasks for this exercise whose checkpoint has come."""
+    """Tick the active plan's exercise tasks for this exercise (see `_tick_matching`)."""
     _tick_matching(user, _now(now), kind=ReviewTask.Kind.EXERCISE, exercise__slug=exercise_slug)
 
 
@@ -188,7 +199,7 @@ def plan_record_exercise_passed(
 def plan_record_mock_finished(
     *, user: AbstractBaseUser, mock_slug: str, now: dt.datetime | None = None
 ) -> None:
-    """Tick the active plan's mock tasks for this mock script whose checkpoint has come."""
+    """Tick the active plan's mock tasks for this mock script (see `_tick_matching`)."""
     _tick_matching(user, _now(now), kind=ReviewTask.Kind.MOCK, mock__slug=mock_slug)
 
 
