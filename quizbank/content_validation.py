@@ -794,7 +794,18 @@ def _validate_task(
     check.fields(
         entry,
         task,
-        {"slug", "title", "kind", "items", "parts", "problem", "exercise", "mock"},
+        {
+            "slug",
+            "title",
+            "kind",
+            "items",
+            "parts",
+            "problem",
+            "problems",
+            "exercise",
+            "exercises",
+            "mock",
+        },  # fmt: skip
         prefix=f"{path}.",
     )
     slug = task.get("slug")
@@ -821,7 +832,26 @@ def _validate_task(
         "problem": None,
         "exercise": None,
         "mock": None,
+        "also_problems": [],
+        "also_exercises": [],
     }
+    for ref, known in (("problem", problems), ("exercise", exercises)):
+        many = f"{ref}s"
+        if many not in task:
+            continue
+        if kind != ref:
+            check.error(entry, f"{path}.{many}", f"only a task of kind {ref} names {many}")
+        elif ref in task:
+            check.error(entry, f"{path}.{many}", f"give either {ref} or {many}, not both")
+        elif not isinstance(task[many], list) or not task[many]:
+            check.error(entry, f"{path}.{many}", f"must be a non-empty list of {ref} slugs")
+        else:
+            unknown = [v for v in task[many] if not _known(v, known)]
+            for value in unknown:
+                check.error(entry, f"{path}.{many}", f"unknown {ref} '{value}'")
+            if not unknown:
+                task = {**task, ref: task[many][0]}
+                row[f"also_{many}"] = list(dict.fromkeys(task[many][1:]))
     if kind == "items":
         named = task.get("items", [])
         named_parts = task.get("parts", [])

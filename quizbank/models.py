@@ -299,6 +299,10 @@ class ReviewTask(models.Model):
     problem = models.ForeignKey(Problem, on_delete=models.PROTECT, null=True, blank=True)
     exercise = models.ForeignKey(ExerciseStatement, on_delete=models.PROTECT, null=True, blank=True)
     mock = models.ForeignKey(MockScript, on_delete=models.PROTECT, null=True, blank=True)
+    # A problem or exercise task may name several (`problems: [...]` in YAML): the first
+    # is `problem` / `exercise`, the others are here; the task is done when all are.
+    also_problems = models.ManyToManyField(Problem, blank=True, related_name="+")
+    also_exercises = models.ManyToManyField(ExerciseStatement, blank=True, related_name="+")
     retired = models.BooleanField(default=False)
 
     class Meta:
@@ -309,6 +313,12 @@ class ReviewTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def named_problems(self) -> list[Problem]:
+        return ([self.problem] if self.problem else []) + list(self.also_problems.all())
+
+    def named_exercises(self) -> list[ExerciseStatement]:
+        return ([self.exercise] if self.exercise else []) + list(self.also_exercises.all())
 
 
 # --- learner state -------------------------------------------------------------------

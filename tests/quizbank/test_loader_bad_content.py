@@ -57,6 +57,19 @@ BAD_RUBRIC = [{"text": f"point {n}", "keywords": ["x"]} for n in range(7)]
 # (id, change, file, entry label, field, message)
 CASES = [
     (
+        "task-with-problem-and-problems",
+        file_edit(
+            "plan.yaml",
+            lambda d: next(
+                t for day in d["days"] for t in day["tasks"] if t["kind"] == "problem"
+            ).update(problems=["bottleneck-cost"]),
+        ),
+        "plan.yaml",
+        "day '0'",
+        "tasks[1].problems",
+        "either problem or problems",
+    ),
+    (
         "accepted-order-not-a-permutation",
         item_edit("basic-block-order", set_(accepted_orders=[[1, 1, 2]])),
         BLOCKS,

@@ -108,3 +108,64 @@ def test_a_checkpoints_items_come_easy_before_hard():
     services.plan_start(user=user, chapter=content.chapter, now=T0)
     queue = selectors.due_queue(user=user, chapter=content.chapter, now=T0 + dt.timedelta(hours=1))
     assert [e.item.difficulty for e in queue] == sorted(e.item.difficulty for e in queue)
+
+
+def test_every_exercise_and_problem_appears_in_some_task(bank):
+    from quizbank.models import ExerciseStatement, Problem, ReviewTask
+
+    tasks = list(ReviewTask.objects.filter(review_day__chapter=bank, retired=False))
+    named_problems = {p.slug for t in tasks for p in t.named_problems()}
+    named_exercises = {e.slug for t in tasks for e in t.named_exercises()}
+    active = {"chapter": bank, "retired": False}
+    assert set(Problem.objects.filter(**active).values_list("slug", flat=True)) == named_problems
+    assert (
+        set(ExerciseStatement.objects.filter(**active).values_list("slug", flat=True))
+        == named_exercises
+    )
+
+
+def _day(n: int, hours: float = 1) -> dt.datetime:
+    return T0 + dt.timedelta(days=n, hours=hours)
+
+
+def test_a_task_naming_several_problems_is_done_when_all_are_solved(bank, client):
+    from django.urls import reverse
+
+    from quizbank.models import Problem, TaskCompletion
+
+    user = make_user()
+    plan = services.plan_start(user=user, chapter=bank, now=T0)
+    first, second = (
+        Problem.objects.get(chapter=bank, slug=s)
+        for s in ("gradient-flow-100-blocks", "residual-formulation-skip-variants")
+    )
+    services.problem_mark_solved(user=user, problem=first, now=_day(3))
+    assert not TaskCompletion.objects.filter(plan=plan, task__slug="d3-gradient-derivation")
+    services.problem_mark_solved(user=user, problem=second, now=_day(3, 2))
+    assert TaskCompletion.objects.filter(plan=plan, task__slug="d3-gradient-derivation").exists()
+    client.force_login(user)
+    page = client.get(reverse("plan")).content.decode()
+    assert reverse("exercise-detail", args=["residual-backward"]) in page
+    assert reverse("problem", args=["degradation-experiment-design"]) in page
+
+
+def test_a_task_naming_several_exercises_is_done_when_all_have_passed(bank):
+    from grading.models import Submission
+    from quizbank.models import TaskCompletion
+
+    user = make_user()
+    plan = services.plan_start(user=user, chapter=bank, now=T0)
+    services.plan_record_exercise_passed(user=user, exercise_slug="basic-block", now=_day(3))
+    assert not TaskCompletion.objects.filter(plan=plan, task__slug="d3-implement-blocks")
+    Submission.objects.create(
+        user=user,
+        exercise="basic-block",
+        code="...",
+        kind=Submission.Kind.SUBMIT,
+        status=Submission.Status.PASSED,
+        finished_at=_day(3),
+    )
+    services.plan_record_exercise_passed(
+        user=user, exercise_slug="residual-backward", now=_day(3, 2)
+    )
+    assert TaskCompletion.objects.filter(plan=plan, task__slug="d3-implement-blocks").exists()
