@@ -6,6 +6,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
 COPY quizbank quizbank
+COPY accounts accounts
+COPY learning learning
+COPY interviews interviews
 COPY grading grading
 COPY sandbox sandbox
 RUN pip install --no-cache-dir . 

@@ -6,8 +6,8 @@ from config.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("quizbank.account_urls")),
-    path("mock/", include("quizbank.mock_urls")),
+    path("accounts/", include("accounts.urls")),
+    path("mock/", include("interviews.urls")),
     path("", include("grading.urls")),
-    path("", include("quizbank.urls")),
+    path("", include("learning.urls")),
 ]

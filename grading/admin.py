@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from grading.models import ApiToken, Submission, TestResult
+from grading.models import Submission, TestResult
 
 
 class TestResultInline(admin.TabularInline):
@@ -19,10 +19,3 @@ class SubmissionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [TestResultInline]
     readonly_fields = [f.name for f in Submission._meta.fields]
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at"]
-    search_fields = ["user__username", "name", "prefix"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]

@@ -16,6 +16,7 @@ from ninja.errors import HttpError
 from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
+from accounts import services as account_services
 from grading import selectors, services
 from grading.models import Submission
 
@@ -40,7 +41,7 @@ class StrictUtf8Parser(Parser):
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str):
-        return services.api_token_authenticate(key=token)
+        return account_services.api_token_authenticate(key=token)
 
 
 api = NinjaAPI(

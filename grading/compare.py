@@ -27,37 +27,82 @@ class Unusable(Missing):
     """A measurement came back but cannot be used; the message tells the learner why."""
 
 
+MAX_JSON_DEPTH = 32  # the harness nests 6 deep at most
+MAX_JSON_CONTAINERS = 200_000  # lists and objects in one frame; a real plan has a few hundred
+_BRACKETS = bytes(range(256)).translate(None, b"[]{}")  # every byte but the four brackets
+
+
+class Malformed:
+    """Stands where a malformed array was: only the checks that read it fail."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Malformed({self.why!r})"
+
+
+def json_shape_ok(text: bytes) -> bool:
+    """True when the JSON's nesting depth and container count are within bounds.
+
+    Counted over the brackets before parsing, so a hostile frame (megabytes of `[[[[`)
+    costs a linear scan, not a parse. Brackets inside strings count too: the harness only
+    writes names and base64 there, so an honest frame never has them, and an over-count
+    can only refuse, never accept.
+    """
+    brackets = text.translate(None, _BRACKETS)
+    if (brackets.count(b"[") + brackets.count(b"{")) > MAX_JSON_CONTAINERS:
+        return False
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in (0x5B, 0x7B) else -1
+        if depth > MAX_JSON_DEPTH:
+            return False
+    return True
+
+
 def parse_frame(stdout: bytes, nonce: str) -> dict | None:
-    """The measurements in the one frame carrying `nonce`; None when there is not exactly one."""
-    token = nonce.encode("ascii")
-    if stdout.count(token) != 2:
-        return None
-    start = stdout.index(token) + len(token)
-    end = stdout.index(token, start)
-    body = stdout[start:end]
-    if not (body.startswith(b":") and body.endswith(b":")) or len(body) > MAX_RESULT_BYTES:
-        return None
+    """The measurements in the one frame carrying `nonce`; None when there is not exactly one.
+
+    Never raises: whatever bytes the sandbox sent, the worker gets a dict or None. Bounds
+    (size, depth, container count) are checked before anything is parsed.
+    """
     try:
-        data = json.loads(base64.b64decode(body[1:-1], validate=True))
-    except (binascii.Error, ValueError, RecursionError):
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("probes"), dict):
-        return None
-    try:
+        token = nonce.encode("ascii")
+        if stdout.count(token) != 2:
+            return None
+        start = stdout.index(token) + len(token)
+        end = stdout.index(token, start)
+        body = stdout[start:end]
+        if not (body.startswith(b":") and body.endswith(b":")) or len(body) > MAX_RESULT_BYTES:
+            return None
+        raw = base64.b64decode(body[1:-1], validate=True)
+        if not json_shape_ok(raw):
+            return None
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not isinstance(data.get("probes"), dict):
+            return None
         return decode(data)
-    except (Missing, RecursionError):
+    except (binascii.Error, ValueError, RecursionError, MemoryError, Missing, TypeError):
         return None
 
 
 def decode(value: Any) -> Any:
-    """Undo the harness's `encode`: arrays come back as numpy arrays, checked for size."""
+    """Undo the harness's `encode`: arrays come back as numpy arrays, checked for size.
+
+    A malformed array or float becomes a `Malformed` in its place, so one bad measurement
+    fails the checks that read it and nothing else.
+    """
     if isinstance(value, dict):
         if "__nd__" in value:
-            return _decode_array(value)
+            try:
+                return _decode_array(value)
+            except (Missing, binascii.Error, ValueError, TypeError, OverflowError) as exc:
+                return Malformed(str(exc)[:100])
         if "__float__" in value:
             text = value["__float__"]
             if text not in ("nan", "inf", "-inf"):
-                raise Missing("bad float")
+                return Malformed("bad float")
             return float(text)
         return {str(k): decode(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -65,17 +110,24 @@ def decode(value: Any) -> Any:
     return value
 
 
+_DTYPES = {"<f8": 8, "<i8": 8, "<f4": 4}
+
+
 def _decode_array(value: dict) -> np.ndarray:
     shape, dtype, b64 = value.get("__nd__"), value.get("dtype"), value.get("b64")
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+    if not (isinstance(shape, list) and len(shape) <= 8):
         raise Missing("bad shape")
-    if dtype not in ("<f8", "<i8") or not isinstance(b64, str) or len(shape) > 8:
+    if not all(type(s) is int and 0 <= s <= MAX_ARRAY_ELEMENTS for s in shape):
+        raise Missing("bad shape")
+    if dtype not in _DTYPES or not isinstance(b64, str):
         raise Missing("bad array")
     count = math.prod(shape)
     if count > MAX_ARRAY_ELEMENTS:
         raise Missing("array too large")
+    if len(b64) > (count * _DTYPES[dtype] + 2) // 3 * 4 + 4:
+        raise Missing("array size does not match its shape")
     raw = base64.b64decode(b64, validate=True)
-    if len(raw) != count * 8:
+    if len(raw) != count * _DTYPES[dtype]:
         raise Missing("array size does not match its shape")
     return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(np.float64)
 

@@ -1,6 +1,6 @@
 """The grading engine: a submission in, a verdict out.
 
-The verdict is decided here, outside the sandbox (DESIGN.md section 5). For each run a
+The verdict is decided here, outside the sandbox (docs/architecture.md). For each run a
 secret seed makes the probe inputs and weights; the harness measures the candidate's code
 inside the sandbox and sends raw numbers back; the same probes run here on the reference
 solution, and each check compares the two. The candidate's source is compiled here to
@@ -20,7 +20,7 @@ import numpy as np
 
 import sandbox
 from grading.compare import Missing, Unusable, parse_frame, probe, raised
-from grading.exercises import Exercise, TestPlan, all_exercises
+from grading.exercises import SOURCE, Exercise, TestPlan, all_exercises
 from grading.harness import harness_module, harness_source
 
 MAX_SOURCE_BYTES = 64 * 1024
@@ -192,12 +192,15 @@ def reference_measure(*, exercise: Exercise, plan: TestPlan) -> dict:
     return results
 
 
-def outcomes_compute(*, plan: TestPlan, candidate: dict, reference: dict) -> list[TestOutcome]:
+def outcomes_compute(
+    *, plan: TestPlan, candidate: dict, reference: dict, source: str = ""
+) -> list[TestOutcome]:
     """Each check on its own; anything missing or malformed fails that check only."""
     outcomes = []
+    reference = {**reference, SOURCE: {}}
     for check in plan.checks:
         try:
-            got = probe(candidate, check.probe)
+            got = {"source": source} if check.probe == SOURCE else probe(candidate, check.probe)
         except Missing:
             outcomes.append(TestOutcome(check.name, check.category, False, _MISSING))
             continue
@@ -205,11 +208,11 @@ def outcomes_compute(*, plan: TestPlan, candidate: dict, reference: dict) -> lis
             passed, message = check.decide(got, reference[check.probe])
             passed = passed is True
         except Unusable as exc:
-            passed, message = False, raised(got) or str(exc)
+            passed, message = False, _not_run(raised(got)) or str(exc)
         except Missing:
-            passed, message = False, raised(got) or _MISSING
+            passed, message = False, _not_run(raised(got)) or _MISSING
         except Exception as exc:  # a malformed value of an unexpected type: fail closed
-            passed, message = False, raised(got) or f"{_MISSING} ({type(exc).__name__})"
+            passed, message = False, _not_run(raised(got)) or f"{_MISSING} ({type(exc).__name__})"
         if not passed and raised(got) and raised(got) not in message:
             message = f"{message} ({raised(got)})"
         outcomes.append(TestOutcome(check.name, check.category, passed, message[:1000]))
@@ -217,6 +220,18 @@ def outcomes_compute(*, plan: TestPlan, candidate: dict, reference: dict) -> lis
 
 
 _MISSING = "measurement missing or malformed: this test got no usable result from your code"
+
+
+def _not_run(cause: str) -> str:
+    """The message of a test that could not run because of an earlier step's error.
+
+    Every test that depends on that step gets exactly this text, so the verdict page can
+    show the cause once, with the tests it stopped (grading.selectors.verdict_rows).
+    """
+    return f"{NOT_RUN_PREFIX}{cause}" if cause else ""
+
+
+NOT_RUN_PREFIX = "not run: "
 
 
 def _all_failed(plan: TestPlan, message: str) -> list[TestOutcome]:
@@ -256,11 +271,26 @@ def _verdict(
     )
 
 
-_STATUS_ERRORS = {
-    sandbox.Status.TIMEOUT: ("timeout", "not run to the end: your code went past the time limit"),
-    sandbox.Status.MEMORY_LIMIT: ("memory", "not run to the end: your code went past the memory limit"),
-    sandbox.Status.OUTPUT_LIMIT: ("output_limit", "not run to the end: your code printed too much"),
-}  # fmt: skip
+def limit_message(status: str, limits: sandbox.Limits) -> tuple[str, str]:
+    """The error kind and the learner's message for a run stopped by a limit, naming it."""
+    if status == sandbox.Status.TIMEOUT:
+        return (
+            "timeout",
+            f"not run to the end: your code ran past the {limits.wall_s:g} s time limit",
+        )
+    if status == sandbox.Status.MEMORY_LIMIT:
+        return (
+            "memory",
+            f"not run to the end: your code went past the {limits.memory_mb:,} MB memory limit",
+        )
+    output = limits.output_bytes / (1024 * 1024)
+    return (
+        "output_limit",
+        f"not run to the end: your code printed more than the {output:g} MiB output limit",
+    )
+
+
+_LIMIT_STATUSES = (sandbox.Status.TIMEOUT, sandbox.Status.MEMORY_LIMIT, sandbox.Status.OUTPUT_LIMIT)
 
 
 def grade(
@@ -297,6 +327,15 @@ def grade(
     except ValueError as exc:  # e.g. a NUL byte in the source
         return _verdict(_all_failed(plan, f"not run: {exc}"), status="error",
                         error_kind="syntax", stderr=str(exc), started=started, backend="")  # fmt: skip
+    except (RecursionError, MemoryError) as exc:
+        # Nesting too deep for the compiler (e.g. "x" + ".a" * 20000): the candidate's
+        # code, not our fault, so never retried.
+        what = "recursion" if isinstance(exc, RecursionError) else "memory"
+        message = (
+            f"not run: Python ran out of {what} while compiling your code (nested too deeply?)"
+        )
+        return _verdict(_all_failed(plan, message), status="error", error_kind="syntax",
+                        stderr=message.removeprefix("not run: "), started=started, backend="")  # fmt: skip
 
     reference = reference_measure(exercise=ex, plan=plan)
     nonce = secrets.token_hex(16)
@@ -313,8 +352,8 @@ def grade(
         return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
                         status="sandbox_error", error_kind="sandbox", started=started,
                         backend=result.backend, detail=result.detail)  # fmt: skip
-    if result.status in _STATUS_ERRORS:
-        kind, message = _STATUS_ERRORS[result.status]
+    if result.status in _LIMIT_STATUSES:
+        kind, message = limit_message(result.status, limits or ex.limits)
         return _verdict(_all_failed(plan, message), status="error", error_kind=kind,
                         stderr=stderr, started=started, backend=result.backend)  # fmt: skip
 
@@ -326,5 +365,7 @@ def grade(
             message = "not run: the program ended before the tests finished (exit() in your code?)"
         return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
                         stderr=stderr, started=started, backend=result.backend)  # fmt: skip
-    tests = outcomes_compute(plan=plan, candidate=candidate["probes"], reference=reference)
+    tests = outcomes_compute(
+        plan=plan, candidate=candidate["probes"], reference=reference, source=text
+    )
     return _verdict(tests, started=started, backend=result.backend)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -89,9 +90,55 @@ def submission_last_code(*, user: AbstractBaseUser, exercise: str) -> str | None
     )
 
 
-def learner_time_zone(*, user: AbstractBaseUser) -> str:
-    """The zone the learner set in their settings; times are stored in UTC, shown in this."""
-    from quizbank.models import LearnerProfile
+@dataclass
+class VerdictRow:
+    """One row of the verdict's table: a test, or the tests one shared cause stopped."""
 
-    zone = LearnerProfile.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return zone or "UTC"
+    message: str
+    passed: bool
+    names: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.names) > 1
+
+
+def verdict_rows(*, tests: list) -> list[VerdictRow]:
+    """Tests in their order, with failures that share a "not run" cause in one row.
+
+    When one step fails (the state dict does not load, the code timed out), every test
+    that depends on it fails with the same message naming that step; the learner reads the
+    cause once, at the place of the first test it stopped, with the stopped tests listed.
+    Tests that ran keep a row each.
+    """
+    rows: list[VerdictRow] = []
+    groups: dict[str, VerdictRow] = {}
+    for test in tests:
+        shared = not test.passed and test.message.startswith("not run")
+        if shared and test.message in groups:
+            row = groups[test.message]
+            row.names.append(test.name)
+            if test.category not in row.categories:
+                row.categories.append(test.category)
+            continue
+        row = VerdictRow(test.message, test.passed, [test.name], [test.category])
+        if shared:
+            groups[test.message] = row
+        rows.append(row)
+    return rows
+
+
+_FRAME = re.compile(r'File "(?:[^"]*/)?solution\.py", line (\d+)|at line (\d+) of solution\.py')
+
+
+def error_line(*, stderr: str, messages: tuple[str, ...] | list[str] = ()) -> int | None:
+    """The line of solution.py closest to the error: a syntax error's line, the innermost
+    frame of solution.py in a traceback, or else the line a failing test's message names
+    (None when nothing names one)."""
+    for text in (stderr or "", *messages):
+        found = _FRAME.findall(text)
+        if found:
+            a, b = found[-1]
+            return int(a or b)
+    return None

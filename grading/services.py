@@ -13,9 +13,7 @@ Guarantees:
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -24,11 +22,13 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from grading.models import ApiToken, Submission, TestResult
+from config.celery_app import app as celery_app
+from grading.events import exercise_passed
+from grading.models import Submission, TestResult
 from sandbox import Limits, SandboxUnavailable
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ CLI_USERNAME = "grade-cli"
 
 
 def no_sandbox_message(*, reason: str) -> str:
-    """What the learner sees when the worker has no way to run code (DESIGN.md section 3)."""
+    """What the learner sees when the worker has no way to run code (docs/architecture.md)."""
     return (
         "Your code could not be run: the grading worker has no sandbox to run it in "
         f"({reason}). This is not a problem with your submission. Whoever runs this server "
@@ -135,8 +135,7 @@ def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
 
 
 def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = None) -> None:
-    from grading.tasks import grade_submission
-
+    # By name, so that this module never imports grading.tasks (which imports it).
     try:
         spec = _engine().exercise_get(exercise)
     except KeyError:
@@ -144,7 +143,8 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     else:
         queue, limits = grading_queue(spec=spec), grading_limits(spec=spec)
     time_limits = grading_time_limits(limits=limits)
-    grade_submission.apply_async(
+    celery_app.send_task(
+        "grading.grade_submission",
         args=[submission_id],
         queue=queue,
         countdown=countdown,
@@ -232,26 +232,67 @@ def _learner_message(verdict: Verdict) -> str:
         return f"All {verdict.total} tests passed."
     if verdict.status == "failed":
         return f"{verdict.passed} of {verdict.total} tests passed."
+    if verdict.error_kind in ("timeout", "memory", "output_limit") and verdict.tests:
+        # The engine's message names the limit that was hit, with its value.
+        text = verdict.tests[0].message.removeprefix("not run to the end: ")
+        return f"{text[:1].upper()}{text[1:]}, and was stopped."
     return ERROR_MESSAGES.get(
         verdict.error_kind, "Your code stopped with an error before the tests could finish."
     )
 
 
 def _record_plan_progress(*, user_id: int, exercise: str) -> None:
-    # The review plan lives in quizbank; grading works whether or not it offers this hook.
-    from quizbank import services as quizbank_services
-
-    record = getattr(quizbank_services, "plan_record_exercise_passed", None)
-    if record is None:
-        return
+    # Whoever keeps a plan (learning) listens; grading works whether or not anyone does.
     user = get_user_model().objects.get(pk=user_id)
-    record(user=user, exercise_slug=exercise)
+    exercise_passed.send(sender=Submission, user=user, exercise=exercise)
+
+
+STORE_FAILED_MESSAGE = (
+    "Your code was graded, but the result could not be saved (our fault, not your code). "
+    "Please submit again."
+)
+
+
+def clean_text(value: str) -> str:
+    """Text from the sandbox made storable anywhere: no NUL, no lone surrogates.
+
+    Postgres refuses NUL in text columns, and a lone surrogate cannot be encoded as UTF-8;
+    either would make the whole outcome unstorable. NUL shows as U+2400 (a visible NUL
+    symbol), an unencodable character as "?".
+    """
+    value = value.replace("\x00", "\u2400")
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _finish(
     *, submission: Submission, claimed_at: datetime, values: dict[str, Any], tests: list
 ) -> bool:
-    """Store a final outcome and its test rows in one transaction, if the claim still holds."""
+    """Store a final outcome and its test rows, if the claim still holds.
+
+    Every text that came out of the sandbox is cleaned first. Should storing still fail,
+    the submission ends with STORE_FAILED_MESSAGE rather than staying "running" to be
+    graded again and again.
+    """
+    values = {k: clean_text(v) if isinstance(v, str) else v for k, v in values.items()}
+    try:
+        return _store(submission=submission, claimed_at=claimed_at, values=values, tests=tests)
+    except DatabaseError:
+        logger.exception("submission %s: could not store its outcome", submission.pk)
+    fallback = {
+        "status": Submission.Status.SANDBOX_ERROR,
+        "error_kind": "sandbox_error",
+        "message": STORE_FAILED_MESSAGE,
+        "stderr_excerpt": "",
+        "detail": "storing the outcome failed; see the worker's log",
+        "score": None,
+    }
+    return _store(submission=submission, claimed_at=claimed_at, values=fallback, tests=[])
+
+
+def _store(
+    *, submission: Submission, claimed_at: datetime, values: dict[str, Any], tests: list
+) -> bool:
+    """One transaction: the outcome and its test rows, if the claim still holds."""
     with transaction.atomic():
         updated = Submission.objects.filter(
             pk=submission.pk, status=Submission.Status.RUNNING, started_at=claimed_at
@@ -262,10 +303,10 @@ def _finish(
             TestResult(
                 submission_id=submission.pk,
                 order=index,
-                name=test.name[:200],
-                category=test.category[:40],
+                name=clean_text(test.name[:200]),
+                category=clean_text(test.category[:40]),
                 passed=bool(test.passed),
-                message=test.message,
+                message=clean_text(test.message),
             )
             for index, test in enumerate(tests)
         )
@@ -500,38 +541,3 @@ def grading_cli_user() -> AbstractBaseUser:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user
-
-
-# --- API tokens ------------------------------------------------------------------------
-
-
-def _token_hash(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
-    """A new token and its key; the key is not stored and cannot be shown again."""
-    key = secrets.token_urlsafe(30)  # 40 characters, 240 random bits
-    token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=key[:8], key_hash=_token_hash(key)
-    )
-    return token, key
-
-
-def api_token_authenticate(*, key: str) -> AbstractBaseUser | None:
-    if not key:
-        return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=_token_hash(key), user__is_active=True)
-        .first()
-    )
-    if token is None:
-        return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
-
-
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
-    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
-    return bool(deleted)

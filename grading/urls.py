@@ -8,6 +8,5 @@ urlpatterns = [
     path("exercises/<slug:slug>/", views.exercise_detail, name="exercise-detail"),
     path("exercises/<slug:slug>/submit", views.exercise_submit, name="exercise-submit"),
     path("submissions/<int:pk>/status", views.submission_status, name="submission-status"),
-    path("accounts/api-tokens/", views.api_tokens, name="api-tokens"),
     path("api/", api.urls),
 ]

@@ -12,16 +12,16 @@ import urllib.parse
 import xml.etree.ElementTree as etree
 
 import markdown
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
+from accounts import selectors as account_selectors
 from grading import selectors, services
 from grading.models import Submission
 
@@ -121,8 +121,10 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         "starter_code": spec.starter_code,
         "attempts": attempts,
         "current": current,
+        # Submit and Run are disabled while this run is graded (editor.js keeps it so).
+        "pending": current is not None and not current.is_final,
         "max_kib": services.MAX_SOURCE_BYTES // 1024,
-        "time_zone": selectors.learner_time_zone(user=request.user),
+        "time_zone": account_selectors.learner_time_zone(user=request.user),
     }
 
 
@@ -173,30 +175,5 @@ def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user, exercise=submission.exercise
         )
         context["oob_attempts"] = True
-        context["time_zone"] = selectors.learner_time_zone(user=request.user)
+        context["time_zone"] = account_selectors.learner_time_zone(user=request.user)
     return render(request, "grading/_verdict.html", context)
-
-
-# --- API tokens ------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
-    new_key = None
-    if request.method == "POST":
-        if request.POST.get("action") == "revoke":
-            token_id = request.POST.get("token", "")
-            if token_id.isdigit() and services.api_token_revoke(
-                user=request.user, token_id=int(token_id)
-            ):
-                messages.success(request, "Token revoked.")
-            return redirect("api-tokens")
-        _token, new_key = services.api_token_create(
-            user=request.user, name=request.POST.get("name", "")
-        )
-    return render(
-        request,
-        "grading/api_tokens.html",
-        {"tokens": request.user.api_tokens.all(), "new_key": new_key},
-    )

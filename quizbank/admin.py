@@ -14,24 +14,14 @@ from quizbank.models import (
     ExerciseStatement,
     Hint,
     Item,
-    LearnerCard,
-    LearnerPlan,
-    LearnerProfile,
-    MockAnswer,
-    MockAttempt,
     MockScript,
     MockStep,
     Part,
     Problem,
-    ProblemSolve,
     ReviewDay,
-    ReviewLogEntry,
     ReviewTask,
     RubricPoint,
     Skill,
-    SkillRating,
-    SkillRatingSnapshot,
-    TaskCompletion,
 )
 
 
@@ -164,94 +154,3 @@ class ReviewTaskAdmin(admin.ModelAdmin):
     list_filter = ["review_day__chapter", "review_day", "kind", "retired"]
     search_fields = ["slug", "title"]
     filter_horizontal = ["items"]
-
-
-@admin.register(LearnerProfile)
-class LearnerProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "time_zone", "created_at"]
-    search_fields = ["user__username"]
-
-
-# --- learner state: read-only for staff (support and FSRS analysis), written by services --
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Learner history is changed only through the services; staff may look, not edit."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class SkillRatingInline(admin.TabularInline):
-    model = SkillRating
-    extra = 0
-    can_delete = False
-    fields = ["skill", "score"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(SkillRatingSnapshot)
-class SkillRatingSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["user", "chapter", "taken_at"]
-    list_filter = ["chapter"]
-    search_fields = ["user__username"]
-    inlines = [SkillRatingInline]
-
-
-@admin.register(LearnerPlan)
-class LearnerPlanAdmin(ReadOnlyAdmin):
-    list_display = ["user", "chapter", "started_on", "time_zone", "active", "ended_at"]
-    list_filter = ["chapter", "active"]
-    search_fields = ["user__username"]
-
-
-@admin.register(TaskCompletion)
-class TaskCompletionAdmin(ReadOnlyAdmin):
-    list_display = ["plan", "task", "completed_at", "how"]
-    list_filter = ["how"]
-    search_fields = ["plan__user__username", "task__slug"]
-
-
-@admin.register(LearnerCard)
-class LearnerCardAdmin(ReadOnlyAdmin):
-    list_display = ["user", "item", "due", "reps", "lapses", "updated_at"]
-    search_fields = ["user__username", "item__slug"]
-
-
-@admin.register(ReviewLogEntry)
-class ReviewLogEntryAdmin(ReadOnlyAdmin):
-    list_display = ["user", "item", "rating", "source", "counted", "reviewed_at", "duration_ms"]
-    list_filter = ["rating", "source", "counted"]
-    search_fields = ["user__username", "item__slug"]
-    date_hierarchy = "reviewed_at"
-
-
-@admin.register(ProblemSolve)
-class ProblemSolveAdmin(ReadOnlyAdmin):
-    list_display = ["user", "problem", "solved_at", "hints_seen", "saw_solution"]
-    search_fields = ["user__username", "problem__slug"]
-
-
-class MockAnswerInline(admin.StackedInline):
-    model = MockAnswer
-    extra = 0
-    can_delete = False
-    fields = ["step", "text", "saved_at", "rubric_ticked", "traps_hit"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(MockAttempt)
-class MockAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["user", "script", "started_at", "deadline", "untimed", "ended_at", "end_reason"]
-    list_filter = ["script", "end_reason", "untimed"]
-    search_fields = ["user__username"]
-    inlines = [MockAnswerInline]

@@ -77,7 +77,7 @@ def rating_for_free_text(
 
 
 def rating_for_self_score(score: int) -> Rating:
-    """DESIGN.md section 6: self-assessment 1-2 Again, 3 Hard, 4 Good, 5 Easy."""
+    """Self-assessment to FSRS rating: 1-2 Again, 3 Hard, 4 Good, 5 Easy."""
     if not 1 <= score <= 5:
         raise ValueError(f"a self-assessment score is 1 to 5, not {score}")
     return {1: Rating.Again, 2: Rating.Again, 3: Rating.Hard, 4: Rating.Good, 5: Rating.Easy}[score]

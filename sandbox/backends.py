@@ -76,10 +76,29 @@ def select_backend(preference: str = "auto", *, image: str | None = None) -> Bac
     if bwrap is not None:
         from sandbox.bwrap_backend import BwrapBackend
 
-        return BwrapBackend(bwrap=bwrap)
+        problem = bwrap_problem()
+        if not problem:
+            return BwrapBackend(bwrap=bwrap)
+        # bubblewrap without a memory and pids limit, or without seccomp: refused.
+        if preference == "bwrap":
+            raise SandboxUnavailable(problem)
+        raise SandboxUnavailable(f"no sandbox backend on this host ({problem}); {HOW_TO_ENABLE}")
     if preference == "bwrap":
         raise SandboxUnavailable("bubblewrap is not installed: apt-get install bubblewrap (Linux)")
     raise SandboxUnavailable(f"no sandbox backend on this host: {HOW_TO_ENABLE}")
+
+
+def bwrap_problem() -> str:
+    """Why bubblewrap jobs cannot be bounded here ('' when they can)."""
+    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+    from sandbox.seccomp import SeccompUnavailable, filter_program
+
+    try:
+        limit_mechanism()
+        filter_program()
+    except (LimitsUnavailable, SeccompUnavailable) as exc:
+        return str(exc)
+    return ""
 
 
 def backend_status(preference: str = "auto", *, image: str | None = None) -> dict[str, object]:
@@ -108,7 +127,19 @@ def backend_status(preference: str = "auto", *, image: str | None = None) -> dic
         "image_present": present,
         "stale_images": sorted(stale),
         "bwrap": _bwrap(),
+        "bwrap_limits": _bwrap_limits(),
     }
+
+
+def _bwrap_limits() -> str:
+    """How bubblewrap jobs are bounded here: the cgroup mechanism, or why none can be."""
+    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+
+    try:
+        mechanism, parent = limit_mechanism()
+    except LimitsUnavailable as exc:
+        return f"none: {exc}"
+    return mechanism if parent is None else f"{mechanism} ({parent})"
 
 
 def reap_leftovers() -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the sandbox's base image from Debian packages, for hosts where no image
-# registry can be reached (DESIGN.md section 4): debootstrap a minimal bookworm
+# registry can be reached: debootstrap a minimal bookworm
 # (its python3 is 3.11, the version the project targets) and `docker import` it.
 #
 # usage: sandbox/build_base.sh [TAG]        (default tag: resnet-sandbox-base:bookworm)

@@ -2,10 +2,15 @@
 
 The same interface and statuses as the Docker backend. Namespaces come from bwrap
 (--unshare-all: no network, own pid/ipc/uts/user namespaces; --die-with-parent). The
-host's system folders and this interpreter's installation are bound read-only; the
-project folder never is, so the reference solutions stay out of reach. Limits: cgroup v1
-memory/pids/cpu controllers where this process may create groups (as root), else
-rlimits (address space) as a weaker fallback; the wall clock is kept from outside.
+host's system folders, this interpreter's installation and the packages a job imports
+(numpy, torch and what they require) are bound read-only; nothing else of the worker's
+environment is, so the reference solutions stay out of reach however the project is
+installed. Limits: cgroup v1
+memory/pids/cpu controllers where this process may create groups (as root), or a cgroup
+v2 folder with the memory and pids controllers (SANDBOX_CGROUP_PARENT, or the top of a v2
+hierarchy as root); without either, bwrap refuses to run a job and says why. RLIMIT_NPROC
+and a seccomp filter like Docker's default (sandbox/seccomp.py) are set on every job; the
+wall clock is kept from outside.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -28,6 +32,7 @@ from typing import IO
 from sandbox.bootstrap import bootstrap_argv, pack_files
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
+from sandbox.seccomp import filter_program
 from sandbox.types import Job, Limits, RunResult
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -43,15 +48,55 @@ def interpreter() -> str:
     return os.path.realpath(sys.executable)
 
 
-def _site_dirs() -> list[str]:
-    """The worker's package folders that lie outside the interpreter's own installation."""
-    base = os.path.realpath(sys.base_prefix)
-    found = []
-    for folder in site.getsitepackages():
-        real = os.path.realpath(folder)
-        if os.path.isdir(real) and not real.startswith(base + os.sep):
-            found.append(real)
-    return found
+# What a job imports: the harness needs numpy and torch, and nothing of the worker's own.
+JOB_PACKAGES = ("numpy", "torch")
+
+
+def _requirement_name(text: str) -> str | None:
+    """The distribution a requirement names, or None when its marker leaves it out here."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return None
+    if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+        return None  # an extra, or another Python or platform
+    return requirement.name
+
+
+@functools.cache
+def job_package_entries() -> tuple[tuple[str, str], ...]:
+    """(name, host path) of each top-level entry of the packages a job needs.
+
+    The requirement closure of JOB_PACKAGES, read from the installed distributions'
+    metadata: their modules, data folders (numpy.libs, ...) and dist-info. A job sees these
+    and nothing else of the worker's environment, so a regular (non-editable) install of
+    this project, whose packages sit in the same site-packages, stays out of reach.
+    """
+    from importlib import metadata
+
+    entries: dict[str, str] = {}
+    seen: set[str] = set()
+    todo = list(JOB_PACKAGES)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for file in dist.files or []:
+            top = file.parts[0] if file.parts else ""
+            if not top or top == ".." or top in entries or top == "__pycache__":
+                continue
+            host = os.path.realpath(str(dist.locate_file(top)))
+            if os.path.exists(host):
+                entries[top] = host
+        todo += [n for n in map(_requirement_name, dist.requires or []) if n]
+    return tuple(sorted(entries.items()))
 
 
 @functools.cache
@@ -96,18 +141,20 @@ def bwrap_argv(bwrap: str, limits: Limits) -> tuple[list[str], list[str]]:
     base = os.path.realpath(sys.base_prefix)
     if not any(base == d or base.startswith(d + os.sep) for d in SYSTEM_DIRS):
         argv += ["--ro-bind", base, base]
-    # The worker's packages (a venv's site-packages) are laid over the interpreter's own
-    # site folder, so that they load even under `python -I`, which ignores PYTHONPATH.
-    # Only that folder is bound, never the project (an editable install points there).
+    # The packages a job needs are bound one by one into an empty read-only folder laid
+    # over the interpreter's own site folder, so that they load even under `python -I`,
+    # which ignores PYTHONPATH. Nothing else of the worker's environment is visible: not
+    # the project (an editable install points there), not its packages (a regular install
+    # puts grading/, with the reference solutions, next to torch).
     paths = []
-    folders = _site_dirs()
-    own_site = _interpreter_site_dir()
-    if folders and own_site is not None:
-        argv += ["--ro-bind", folders.pop(0), own_site]
-    for i, folder in enumerate(folders):
-        inside = f"{SITE_PACKAGES}{i or ''}"
-        argv += ["--ro-bind", folder, inside]
-        paths.append(inside)
+    target = _interpreter_site_dir()
+    if target is None:
+        target = SITE_PACKAGES
+        paths.append(target)
+    argv += ["--tmpfs", target]
+    for name, host in job_package_entries():
+        argv += ["--ro-bind", host, f"{target}/{name}"]
+    argv += ["--remount-ro", target]
     argv += ["--proc", "/proc", "--dev", "/dev", "--hostname", "sandbox"]
     argv += ["--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
     # bwrap builds the root and /dev on writable tmpfs mounts of its own (/dev/shm would
@@ -203,6 +250,137 @@ class Cgroup:
                     time.sleep(0.02)  # the last process is still being torn down
 
 
+class CgroupV2:
+    """One job's group in a cgroup v2 subtree this worker may write (memory, pids, cpu).
+
+    The subtree is SANDBOX_CGROUP_PARENT (a delegated folder, e.g. from systemd's
+    Delegate=yes), else resnet-sandbox/ at the top of a v2 hierarchy when the worker is
+    root. Jobs are its leaves, named like the v1 groups so leftovers are found the same way.
+    """
+
+    NEEDED = ("memory", "pids")
+
+    def __init__(self, limits: Limits, parent: Path) -> None:
+        self.parent = parent
+        self.path = parent / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.path.mkdir()
+        size = str(limits.memory_mb * 1024 * 1024)
+        (self.path / "memory.max").write_text(size)
+        if (self.path / "memory.swap.max").exists():
+            (self.path / "memory.swap.max").write_text("0")
+        (self.path / "pids.max").write_text(str(limits.pids))
+        if (self.path / "cpu.max").exists():
+            (self.path / "cpu.max").write_text(f"{int(limits.cpus * 100000)} 100000")
+
+    @classmethod
+    def prepare(cls, parent: Path) -> str:
+        """Make `parent` ready for job groups; '' when ready, else why it cannot be."""
+        try:
+            if not (parent / "cgroup.controllers").exists():
+                if parent.parent.joinpath("cgroup.controllers").exists() and os.access(
+                    parent.parent, os.W_OK
+                ):
+                    parent.mkdir(exist_ok=True)
+                else:
+                    return f"{parent} is not a cgroup v2 folder this worker may write"
+            available = (parent / "cgroup.controllers").read_text().split()
+            missing = [c for c in cls.NEEDED if c not in available]
+            if missing:
+                return f"{parent} lacks the {' and '.join(missing)} controller(s)"
+            enabled = (parent / "cgroup.subtree_control").read_text().split()
+            wanted = [c for c in (*cls.NEEDED, "cpu") if c in available and c not in enabled]
+            if wanted:
+                (parent / "cgroup.subtree_control").write_text(" ".join("+" + c for c in wanted))
+        except OSError as exc:
+            return f"cannot use {parent}: {exc.strerror or exc}"
+        return ""
+
+    def procs_files(self) -> list[str]:
+        return [str(self.path / "cgroup.procs")]
+
+    def oom_killed(self) -> bool:
+        try:
+            text = (self.path / "memory.events").read_text()
+        except OSError:
+            return False
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields.get("oom_kill", "0")) > 0
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    @classmethod
+    def leftovers(cls, parent: Path) -> list[CgroupV2]:
+        found = []
+        for path in parent.iterdir() if parent.is_dir() else []:
+            owner = path.name.split("-", 1)[0]
+            if path.is_dir() and owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                group = cls.__new__(cls)
+                group.parent, group.path = parent, path
+                found.append(group)
+        return found
+
+    def destroy(self) -> None:
+        kill = self.path / "cgroup.kill"
+        deadline = time.monotonic() + 5
+        while self.pids() and time.monotonic() < deadline:
+            try:
+                kill.write_text("1")  # Linux 5.14+: every process inside, at once
+            except OSError:
+                for pid in self.pids():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.02)
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
+class LimitsUnavailable(RuntimeError):
+    """No memory and pids limit can be applied to a bwrap job here; the text says why."""
+
+
+HOW_TO_LIMIT = (
+    "bubblewrap jobs need a memory and a pids limit: run the worker as root on a cgroup v1 "
+    "host, or give it a cgroup v2 folder with the memory and pids controllers "
+    "(SANDBOX_CGROUP_PARENT=/sys/fs/cgroup/<delegated folder>; with systemd, Delegate=yes), "
+    "or use the Docker backend"
+)
+
+
+def limit_mechanism() -> tuple[str, Path | None]:
+    """("cgroup1", None) or ("cgroup2", parent folder); LimitsUnavailable otherwise.
+
+    An explicit SANDBOX_CGROUP_PARENT wins; then cgroup v1 controllers this worker may
+    write; then a v2 hierarchy at /sys/fs/cgroup that root may use.
+    """
+    explicit = os.environ.get("SANDBOX_CGROUP_PARENT", "").strip()
+    if explicit:
+        why = CgroupV2.prepare(Path(explicit))
+        if why:
+            raise LimitsUnavailable(f"{why}; {HOW_TO_LIMIT}")
+        return "cgroup2", Path(explicit)
+    if Cgroup.available():
+        return "cgroup1", None
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        parent = CGROUP_ROOT / CGROUP_PARENT
+        why = CgroupV2.prepare(parent)
+        if not why:
+            return "cgroup2", parent
+        raise LimitsUnavailable(f"{why}; {HOW_TO_LIMIT}")
+    raise LimitsUnavailable(f"no writable cgroup v1 memory/pids/cpu controllers; {HOW_TO_LIMIT}")
+
+
 def _send(stream: IO[bytes] | None, payload: bytes) -> None:
     assert stream is not None
     try:
@@ -229,7 +407,9 @@ def _pump(stream: IO[bytes] | None, feed: Callable[[bytes], None]) -> None:
 WRAPPER = """
 for f in $SANDBOX_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done
 ulimit -c 0
-if [ -n "$SANDBOX_VMEM_KB" ]; then ulimit -v "$SANDBOX_VMEM_KB"; fi
+ulimit -p "$SANDBOX_NPROC" || exit 125
+# No POSIX message queue bytes: the job's tmpfs stays its only storage (dash has no -q).
+prlimit --pid $$ --msgqueue=0:0 || exit 125
 exec "$@"
 """
 
@@ -243,9 +423,13 @@ class BwrapBackend:
 
     def run(self, job: Job, limits: Limits) -> RunResult:
         started = time.monotonic()
-        cgroup = None
+        cgroup: Cgroup | CgroupV2 | None = None
         try:
-            if Cgroup.available():
+            # Never without a memory and a pids limit: LimitsUnavailable is our error.
+            mechanism, parent = limit_mechanism()
+            if mechanism == "cgroup2" and parent is not None:
+                cgroup = CgroupV2(limits, parent)
+            else:
                 cgroup = Cgroup(limits)
             return self._drive(job, limits, cgroup)
         except Exception as exc:  # a failure of ours, never the candidate's
@@ -258,7 +442,7 @@ class BwrapBackend:
             if cgroup is not None:
                 cgroup.destroy()
 
-    def _drive(self, job: Job, limits: Limits, cgroup: Cgroup | None) -> RunResult:
+    def _drive(self, job: Job, limits: Limits, cgroup: Cgroup | CgroupV2) -> RunResult:
         from sandbox.docker_backend import _result
 
         python = interpreter()
@@ -274,21 +458,32 @@ class BwrapBackend:
             python if i == 0 and part == "python" else part for i, part in enumerate(job.command)
         ]
         argv += ["--", *bootstrap_argv(python, command)]
-        wrapper_env = {"PATH": "/usr/bin:/bin"}
-        if cgroup is not None:
-            wrapper_env["SANDBOX_CGROUP_PROCS"] = " ".join(cgroup.procs_files())
-        else:
-            wrapper_env["SANDBOX_VMEM_KB"] = str(limits.memory_mb * 1024)
+        wrapper_env = {
+            "PATH": "/usr/bin:/bin",
+            "SANDBOX_CGROUP_PROCS": " ".join(cgroup.procs_files()),
+            # RLIMIT_NPROC too: a second bound on processes, per user, set before exec.
+            "SANDBOX_NPROC": str(limits.pids),
+        }
+        # The seccomp program travels on a pipe that bwrap reads once (--seccomp FD).
+        program = filter_program()
+        seccomp_read, seccomp_write = os.pipe()
+        os.write(seccomp_write, program)  # a few KB: fits the pipe's buffer
+        os.close(seccomp_write)
+        argv[1:1] = ["--seccomp", str(seccomp_read)]
         output = JobOutput(limits.output_bytes)
-        process = subprocess.Popen(
-            [shutil.which("sh") or "/bin/sh", "-c", WRAPPER, "sh", *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=wrapper_env,
-            start_new_session=True,  # one process group to kill from outside
-            close_fds=True,
-        )
+        try:
+            process = subprocess.Popen(
+                [shutil.which("sh") or "/bin/sh", "-c", WRAPPER, "sh", *argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=wrapper_env,
+                start_new_session=True,  # one process group to kill from outside
+                close_fds=True,
+                pass_fds=(seccomp_read,),
+            )
+        finally:
+            os.close(seccomp_read)
         started = time.monotonic()
         readers = [
             threading.Thread(target=_pump, args=(process.stdout, output.feed_stdout), daemon=True),
@@ -315,13 +510,12 @@ class BwrapBackend:
                 _kill_group(process.pid)
             code = process.wait(timeout=10)
             wall = time.monotonic() - started
-            oom = cgroup.oom_killed() if cgroup is not None else False
+            oom = cgroup.oom_killed()
         finally:
             if process.poll() is None:
                 _kill_group(process.pid)
                 process.wait(timeout=10)
-            if cgroup is not None:
-                cgroup.destroy()
+            cgroup.destroy()
             # Everything of the job is dead now, so the pipes reach end-of-file: let the
             # readers take the last bytes before closing (closing unblocks a stuck one).
             for reader in readers:
@@ -350,9 +544,13 @@ def _kill_group(pid: int) -> None:
 
 def reap_leftovers() -> int:
     """Kill what a dead worker's jobs left running and remove their groups; returns how many."""
-    if not Cgroup.available():
+    try:
+        mechanism, parent = limit_mechanism()
+    except LimitsUnavailable:
         return 0
-    groups = Cgroup.leftovers()
+    groups: list[Cgroup] | list[CgroupV2] = (
+        CgroupV2.leftovers(parent) if mechanism == "cgroup2" and parent else Cgroup.leftovers()
+    )
     for group in groups:
         group.destroy()
     return len(groups)

@@ -145,7 +145,13 @@ class DockerBackend:
             tty=False,
             network_mode="none",
             read_only=True,
-            tmpfs={WORKDIR: f"size={limits.tmpfs_mb}m,mode=1777,nosuid,nodev"},
+            tmpfs={
+                WORKDIR: f"size={limits.tmpfs_mb}m,mode=1777,nosuid,nodev",
+                # The engine mounts a writable mqueue filesystem at /dev/mqueue; a
+                # read-only empty tmpfs covers it, so the job's tmpfs stays the only
+                # writable place (and the msgqueue ulimit below refuses queues anyway).
+                "/dev/mqueue": "size=0,ro,nosuid,nodev,noexec",
+            },
             ipc_mode="none",  # no /dev/shm: the tmpfs stays the only writable place
             user="65534:65534",
             cap_drop=["ALL"],
@@ -159,7 +165,10 @@ class DockerBackend:
             working_dir=WORKDIR,
             hostname="sandbox",
             log_config=docker.types.LogConfig(type="none"),  # a flood never reaches disk
-            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+            ulimits=[
+                docker.types.Ulimit(name="core", soft=0, hard=0),
+                docker.types.Ulimit(name="msgqueue", soft=0, hard=0),
+            ],
             device_requests=_device_requests(limits.gpus),
         )
 

@@ -1,4 +1,4 @@
-"""The runway: health endpoint, accounts, login-only pages, production settings, Celery wiring."""
+"""The runway: health endpoint, login-only pages, production settings, Celery wiring."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-
-from quizbank.models import LearnerProfile
 
 ROOT = Path(__file__).resolve().parent.parent
 REMOTE_ASSET = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
@@ -59,68 +57,6 @@ def test_learner_pages_require_login(client):
     response = client.get(reverse("home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
-
-
-@pytest.mark.django_db
-def test_signup_creates_an_account_with_the_chosen_time_zone_and_logs_in(client):
-    response = client.post(
-        reverse("signup"),
-        {
-            "username": "ada",
-            "password1": "a-long-Passphrase-91",
-            "password2": "a-long-Passphrase-91",
-            "time_zone": "Europe/Berlin",
-        },
-    )
-    assert response.status_code == 302
-    user = User.objects.get(username="ada")
-    assert LearnerProfile.objects.get(user=user).time_zone == "Europe/Berlin"
-    assert client.get(reverse("home")).status_code == 200
-
-
-@pytest.mark.django_db
-def test_signup_refuses_mismatched_passwords_and_an_unknown_time_zone(client):
-    response = client.post(
-        reverse("signup"),
-        {
-            "username": "bob",
-            "password1": "a-long-Passphrase-91",
-            "password2": "different-Passphrase-91",
-            "time_zone": "Mars/Olympus",
-        },
-    )
-    assert response.status_code == 200
-    form = response.context["form"]
-    assert "password2" in form.errors and "time_zone" in form.errors
-    assert not User.objects.filter(username="bob").exists()
-
-
-@pytest.mark.django_db
-def test_login_logout_and_password_change(client):
-    User.objects.create_user("cy", password="old-Passphrase-77")
-    assert client.get(reverse("login")).status_code == 200
-    response = client.post(reverse("login"), {"username": "cy", "password": "old-Passphrase-77"})
-    assert response.status_code == 302
-    response = client.post(
-        reverse("password_change"),
-        {
-            "old_password": "old-Passphrase-77",
-            "new_password1": "new-Passphrase-88",
-            "new_password2": "new-Passphrase-88",
-        },
-    )
-    assert response.status_code == 302
-    client.post(reverse("logout"))
-    assert client.get(reverse("home")).status_code == 302
-    assert client.login(username="cy", password="new-Passphrase-88")
-
-
-@pytest.mark.django_db
-def test_time_zone_can_be_changed_in_settings(client):
-    user = User.objects.create_user("di", password="Passphrase-123")
-    client.force_login(user)
-    client.post(reverse("account-settings"), {"time_zone": "Asia/Tokyo"})
-    assert LearnerProfile.objects.get(user=user).time_zone == "Asia/Tokyo"
 
 
 def test_production_settings_pass_check_deploy():

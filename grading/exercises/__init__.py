@@ -29,6 +29,10 @@ BUILDER_LIMITS = Limits(wall_s=120.0, memory_mb=3072, output_bytes=8 * 1024 * 10
 
 CheckFn = Callable[[dict, dict], tuple[bool, str]]
 
+# The probe id of checks decided from the submitted text itself (grading.static), in the
+# worker: such a check gets {"source": text} and an empty reference.
+SOURCE = "<source>"
+
 
 @dataclass(frozen=True)
 class Check:

@@ -25,6 +25,7 @@
     extensions: [
       CM.basicSetup,
       CM.python(),
+      CM.lintGutter(),
       CM.keymap.of([CM.indentWithTab]),
       CM.EditorView.contentAttributes.of({ "aria-label": "Your code", "aria-describedby": "editor-help" }),
       CM.EditorView.updateListener.of(function (update) {
@@ -47,6 +48,21 @@
   var label = document.querySelector('label[for="code"]');
   if (label) label.addEventListener("click", function () { view.focus(); });
 
+  // The line the last verdict's error points at, marked in the gutter and underlined.
+  function markErrorLine() {
+    var body = document.getElementById("verdict-body");
+    var line = body ? parseInt(body.dataset.errorLine || "", 10) : NaN;
+    var marks = [];
+    if (body && body.dataset.final === "1" && line >= 1 && line <= view.state.doc.lines) {
+      var at = view.state.doc.line(line);
+      marks.push({ from: at.from, to: at.to, severity: "error",
+                   message: "The error of your last run points at this line (see the verdict)." });
+    }
+    view.dispatch(CM.setDiagnostics(view.state, marks));
+  }
+  markErrorLine();
+  document.body.addEventListener("htmx:afterSwap", markErrorLine);
+
   var reset = document.getElementById("reset-code");
   var starter = document.getElementById("starter-code");
   if (reset && starter) {
@@ -57,4 +73,27 @@
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
     });
   }
+})();
+
+// Submit and Run stay disabled while this learner's submission is queued or running, so
+// one click cannot queue a second grading; they come back with the verdict.
+(function () {
+  var form = document.querySelector("form.exercise-editor");
+  if (!form) return;
+  var buttons = form.querySelectorAll('button[name="kind"]');
+  var note = document.getElementById("pending-note");
+
+  function setPending(pending) {
+    buttons.forEach(function (b) { b.disabled = pending; });
+    if (note) note.hidden = !pending;
+  }
+  function sync() {
+    var body = document.getElementById("verdict-body");
+    setPending(Boolean(body && body.dataset.final === "0"));
+  }
+  sync();
+  form.addEventListener("htmx:beforeRequest", function () { setPending(true); });
+  document.body.addEventListener("htmx:afterSwap", sync);
+  document.body.addEventListener("htmx:responseError", function () { setPending(false); });
+  document.body.addEventListener("htmx:sendError", function () { setPending(false); });
 })();

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from quizbank.models import LearnerCard, ReviewLogEntry, SkillRatingSnapshot
-from tests.quizbank.factories_learner import make_content
+from learning.models import LearnerCard, ReviewLogEntry, SkillRatingSnapshot
+from tests.learning.factories_learner import make_content
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from quizbank.mock_models import MockAnswer, MockAttempt
-from quizbank.mock_services import GRACE
+from interviews.models import MockAnswer, MockAttempt
+from interviews.services import GRACE
 from quizbank.models import MockScript, MockStep
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

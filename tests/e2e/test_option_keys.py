@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from quizbank.models import ReviewLogEntry
+from learning.models import ReviewLogEntry
 from quizbank.shuffling import options_for
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

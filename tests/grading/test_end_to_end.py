@@ -15,6 +15,7 @@ import pytest
 import requests
 from django.utils import timezone
 
+from accounts import services as account_services
 from grading import services
 from grading.models import Submission
 from tests.grading.conftest import SE_BLOCK_SOLUTION, all_slugs, reference_solution
@@ -44,7 +45,7 @@ def test_submissions_over_http_reach_their_verdicts_through_a_real_worker(
     django_user_model, live_server, artifacts_dir, request
 ):
     user = django_user_model.objects.create_user(username="e2e", password="e2e-password-1")
-    _token, key = services.api_token_create(user=user)
+    _token, key = account_services.api_token_create(user=user)
 
     # A row whose message was lost before this worker started: its start-up sweep sends it.
     lost = services.submission_create(

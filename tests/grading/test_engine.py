@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from grading import engine
-from grading.compare import parse_frame
+from grading.compare import Malformed, Missing, array, parse_frame
 from grading.exercises import all_exercises
 from grading.harness import harness_module, harness_source
 
@@ -283,7 +283,7 @@ def test_a_frame_round_trips_float64_arrays_bit_for_bit():
     back = parse_frame(data, nonce)
     assert back is not None
     np.testing.assert_array_equal(back["probes"]["m0"]["y"], results["m0"]["y"])
-    assert back["probes"]["m0"]["params_total"] == results["m0"]["params_total"]
+    assert back["probes"]["m0"]["param_shapes"] == results["m0"]["param_shapes"]
 
 
 def test_a_frame_with_another_nonce_or_a_second_frame_is_rejected():
@@ -295,7 +295,7 @@ def test_a_frame_with_another_nonce_or_a_second_frame_is_rejected():
     assert parse_frame(b"\n" + b"a" * 32 + b":!!notbase64!!:" + b"a" * 32, "a" * 32) is None
 
 
-def test_malformed_arrays_in_a_frame_are_rejected():
+def test_malformed_arrays_in_a_frame_are_rejected_one_by_one():
     import base64
 
     nonce = "c" * 32
@@ -311,8 +311,16 @@ def test_malformed_arrays_in_a_frame_are_rejected():
         dict(good, dtype="|O"),  # an object array
         dict(good, __nd__=[-1]),
         dict(good, __nd__=[1 << 30]),  # too large
+        dict(good, __nd__=[1 << 40, 1 << 40]),  # absurd: its product overflows int64
+        dict(good, __nd__=[2.5]),
+        dict(good, b64="!!"),
     ):
-        assert parse_frame(framed({"probes": {"p": {"y": bad}}}), nonce) is None
+        back = parse_frame(framed({"probes": {"p": {"y": bad, "dx": good}}}), nonce)
+        # The bad array fails the checks that read it; the good one next to it survives.
+        assert back is not None and isinstance(back["probes"]["p"]["y"], Malformed), bad
+        assert isinstance(back["probes"]["p"]["dx"], np.ndarray)
+        with pytest.raises(Missing):
+            array(back["probes"]["p"], "y")
     assert parse_frame(framed({"nothing": 1}), nonce) is None
 
 
@@ -320,7 +328,7 @@ def test_missing_or_malformed_measurements_fail_closed_one_by_one():
     ex, plan, results = _measured()
     reference = engine.reference_measure(exercise=ex, plan=plan)
     broken = json.loads(json.dumps({"m0": {"errors": {}}}))
-    broken["m1"] = dict(results["m1"], y="not an array", params_total=True)
+    broken["m1"] = dict(results["m1"], y="not an array", param_shapes=True)
     broken["m2"] = dict(results["m2"], dx=np.full_like(results["m2"]["dx"], np.nan))
     broken["gc"] = results["gc"]
     outcomes = {o.name: o for o in engine.outcomes_compute(plan=plan, candidate=broken,

@@ -236,9 +236,9 @@ def test_the_beat_schedule_sweeps_every_minute():
 def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
     django_capture_on_commit_callbacks,
 ):
-    from quizbank import services as quizbank_services
-    from quizbank.models import TaskCompletion
-    from tests.quizbank.factories_learner import make_content, make_user
+    from learning import services as quizbank_services
+    from learning.models import TaskCompletion
+    from tests.learning.factories_learner import make_content, make_user
 
     content = make_content()
     user = make_user()
@@ -263,12 +263,3 @@ def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
     finish("submit", "passed")
     done = TaskCompletion.objects.filter(plan=plan).values_list("task__slug", flat=True)
     assert list(done) == ["d3-exercise"]
-
-
-def test_api_tokens_are_stored_hashed_and_authenticate_only_their_user(learner):
-    token, key = services.api_token_create(user=learner, name="laptop")
-    assert len(key) == 40 and key not in token.key_hash and token.prefix == key[:8]
-    assert services.api_token_authenticate(key=key) == learner
-    assert services.api_token_authenticate(key=key[:-1] + ("A" if key[-1] != "A" else "B")) is None
-    assert services.api_token_revoke(user=learner, token_id=token.pk)
-    assert services.api_token_authenticate(key=key) is None

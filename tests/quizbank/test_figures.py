@@ -1,7 +1,7 @@
 """Every computable figure is recomputed with torch and compared with what we teach.
 
 (1) each key's computed value equals the value in content/SCHEMA.md's table (whose values
-    are RESNET-FACTS.md's); (2) every `figures:` / `figure:` in the real content states
+    come from the papers); (2) every `figures:` / `figure:` in the real content states
     the computed value; (3) every numeric item with a computable unit declares its figure.
 Integers must match exactly; other values to the precision written, and never more than
 0.5% off.

@@ -8,7 +8,7 @@ import pytest
 
 from quizbank.grading_answers import free_text_hints
 from quizbank.models import Chapter, Item, RubricPoint
-from tests.quizbank.factories_learner import make_content
+from tests.learning.factories_learner import make_content
 
 pytestmark = pytest.mark.django_db
 

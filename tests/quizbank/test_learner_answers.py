@@ -19,7 +19,7 @@ from quizbank.grading_answers import (
     rating_for_free_text,
     rating_for_self_score,
 )
-from tests.quizbank.factories_learner import make_content
+from tests.learning.factories_learner import make_content
 
 
 @pytest.mark.parametrize(

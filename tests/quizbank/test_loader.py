@@ -14,20 +14,19 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.models import LearnerProfile
+from interviews.models import MockAnswer, MockAttempt
+from learning.models import ReviewLogEntry
 from quizbank import content_latex
 from quizbank.loader import ContentError, bank_load
 from quizbank.models import (
     Chapter,
     ExerciseStatement,
     Item,
-    LearnerProfile,
-    MockAnswer,
-    MockAttempt,
     MockScript,
     Part,
     Problem,
     ReviewDay,
-    ReviewLogEntry,
     ReviewTask,
     Skill,
 )

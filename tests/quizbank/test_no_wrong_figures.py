@@ -1,4 +1,5 @@
-"""None of the chapter's wrong values (RESNET-FACTS.md section A) reaches a learner.
+"""None of the chapter's wrong values (listed below, checked against the papers) reaches
+a learner.
 
 A wrong value may appear only where it is shown as wrong: in an incorrect option of a
 multiple-choice item (its text or its `why`), in a free-text trap, or in an item's

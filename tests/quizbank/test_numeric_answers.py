@@ -10,10 +10,11 @@ import time
 import pytest
 from django.urls import reverse
 
+from learning.models import ReviewLogEntry
 from quizbank.grading_answers import Certainty, check_numeric
-from quizbank.models import Chapter, Item, ReviewLogEntry
+from quizbank.models import Chapter, Item
 from quizbank.numbers import NumberFormatError, read_number
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 

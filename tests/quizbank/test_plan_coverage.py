@@ -9,10 +9,10 @@ import datetime as dt
 import pytest
 from fsrs import Rating
 
-from quizbank import selectors, services
+from learning import selectors, services
 from quizbank.grading_answers import Checked
 from quizbank.models import Chapter, Item, ReviewDay, Skill
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,8 @@ def _day(n: int, hours: float = 1) -> dt.datetime:
 def test_a_task_naming_several_problems_is_done_when_all_are_solved(bank, client):
     from django.urls import reverse
 
-    from quizbank.models import Problem, TaskCompletion
+    from learning.models import TaskCompletion
+    from quizbank.models import Problem
 
     user = make_user()
     plan = services.plan_start(user=user, chapter=bank, now=T0)
@@ -151,7 +152,7 @@ def test_a_task_naming_several_problems_is_done_when_all_are_solved(bank, client
 
 def test_a_task_naming_several_exercises_is_done_when_all_have_passed(bank):
     from grading.models import Submission
-    from quizbank.models import TaskCompletion
+    from learning.models import TaskCompletion
 
     user = make_user()
     plan = services.plan_start(user=user, chapter=bank, now=T0)

@@ -13,10 +13,10 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from quizbank import selectors
+from learning import selectors
 from quizbank.models import Chapter, Item, MockStep
 from quizbank.shuffling import options_for, shuffled_for
-from tests.quizbank.factories_learner import make_content, make_user
+from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_options_carry_the_number_keys_1_to_n(client):
 
 
 def test_the_mock_shows_a_multiple_choice_steps_options_in_the_learners_order(client):
-    from quizbank import mock_services
+    from interviews import services as mock_services
 
     content = make_content()
     user = make_user()
@@ -143,7 +143,7 @@ def test_the_anki_deck_lists_options_in_the_downloading_learners_order(client, b
     first_is_right = 0
     items = _mc_items(bank)
     for item in items:
-        from quizbank.exports import _html
+        from learning.exports import _html
 
         front = next(f for f in fronts if _html(item.prompt) in f)
         options = options_for(item=item, user=user)

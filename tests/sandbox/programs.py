@@ -364,6 +364,37 @@ sys.stderr.buffer.write(b"\\xff\\xfe\\x80")
         Status.OK,
         stdout_has=bytes(range(256)),
     ),
+    _p(
+        "only_the_job_folder_is_writable",
+        """
+import ctypes, ctypes.util, os, sys
+cwd = os.getcwd()  # inside the job's tmpfs, the one place a job may write
+writable = []
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys")]
+    try:
+        fd = os.open(os.path.join(root, ".probe-write"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except OSError:
+        continue
+    os.close(fd)
+    os.unlink(os.path.join(root, ".probe-write"))
+    writable.append(root)
+# POSIX message queues live outside any folder: mq_open must fail too.
+rt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+rt.mq_open.restype = ctypes.c_int
+queue = rt.mq_open(b"/sandbox-probe", os.O_CREAT | os.O_RDWR, 0o600, None)
+mounts = [line.split() for line in open("/proc/self/mountinfo")]
+tmpfs_root = {m[4] for m in mounts if m[m.index("-") + 1] == "tmpfs" and cwd.startswith(m[4])}
+inside = all(w == "/tmp" or w.startswith("/tmp/") for w in writable)
+if writable and inside and "/tmp" in tmpfs_root and queue == -1:
+    print("ONLY-THE-JOB-FOLDER")
+else:
+    print("WRITABLE:", writable, "tmpfs:", tmpfs_root, "mq_open:", queue)
+    sys.exit(1)
+""",
+        Status.OK,
+        stdout_has=b"ONLY-THE-JOB-FOLDER",
+    ),
     _p("kills_itself", "import os\nos.kill(os.getpid(), 9)\n", Status.RUNTIME_ERROR),
     _p("nonzero_exit", "import sys\nsys.exit(3)\n", Status.RUNTIME_ERROR),
     _p(

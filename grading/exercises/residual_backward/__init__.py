@@ -1,11 +1,25 @@
-"""Exercise 8: the backward pass of a residual unit by hand, in NumPy."""
+"""Exercise 8: the backward pass of a residual unit by hand, in NumPy.
+
+Why a patched harness cannot make a wrong answer pass: the checks compare the returned
+arrays with the reference's gradients on secret inputs, computed here, so the only
+shortcuts are autograd (torch is importable in the sandbox, since the harness uses it) and
+finite differences of the forward pass, which the statement gives. Autograd is ruled out
+on the source, in the worker (grading/static.py: NumPy only, no computed imports). Finite
+differences are ruled out by size for the weights: the hidden tests include n=256, d=128,
+h=256, where every row of x contributes to dW1 and dW2, so differencing them needs two
+full forward passes per weight (65,536 weights), minutes against the time limit
+(benchmarks/fd_forgery.py), while the analytic backward takes milliseconds. The rows of
+y depend only on the same rows of x, so dx alone could be differenced a column at a time;
+a solution that does that and nothing more still fails dW1 and dW2 at scale.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from grading.compare import Unusable, close
-from grading.exercises import Check, Exercise, TestPlan
+from grading.exercises import SOURCE, Check, Exercise, TestPlan
+from grading.static import Rules, violations
 
 STATEMENT = """\
 For the residual unit `y = x + relu(x @ W1.T) @ W2.T`, with `x` of shape (n, d), `W1` of
@@ -13,7 +27,8 @@ shape (h, d) and `W2` of shape (d, h), write `residual_backward(x, W1, W2, grad_
 NumPy. `grad_out` is dL/dy, shape (n, d). Return the tuple `(dx, dW1, dW2)`: the gradients
 of L with respect to x, W1 and W2, each with the shape of its variable.
 
-Use NumPy only (no autograd). The derivative of relu at a positive pre-activation is 1 and
+Use NumPy only: no torch, no autograd (your source is checked for imports other than
+numpy and math). The derivative of relu at a positive pre-activation is 1 and
 at a negative one 0. Tests use secret float64 inputs and compare with the reference within
 1e-10 + 1e-8 * |expected|; one test zeroes W2, where dx must be exactly grad_out (the skip
 path carries the gradient unchanged).
@@ -42,7 +57,15 @@ HINTS = [
 
 TOL = {"rtol": 1e-8, "atol": 1e-10}
 SAMPLE = [(2, 3, 4)]
-HIDDEN = [(5, 4, 6), (8, 6, 3), (3, 7, 7), (16, 10, 12)]
+HIDDEN = [(5, 4, 6), (8, 6, 3), (3, 7, 7), (16, 10, 12), (256, 128, 256)]
+NUMPY_ONLY = Rules(modules_allowed=frozenset({"numpy", "math", "__future__", "typing"}))
+
+
+def _decide_numpy_only(got: dict, want: dict) -> tuple[bool, str]:
+    found = violations(got["source"], NUMPY_ONLY)
+    if not found:
+        return True, "NumPy only"
+    return False, "; ".join(found[:5])
 
 
 NOT_A_TRIPLE = "residual_backward must return a tuple of three arrays (dx, dW1, dW2)"
@@ -128,6 +151,8 @@ def build(*, seed: int, sample: bool) -> TestPlan:
             Check(f"dW2, {label}", "gradient", pid,
                   _decide_grad(2, "dW2", "dW2 pairs grad_out with the post-ReLU hidden values.")),
         ]  # fmt: skip
+    checks.append(Check("NumPy only: no torch or autograd in the source", "gradient", SOURCE,
+                        _decide_numpy_only))  # fmt: skip
     return TestPlan(probes=probes, arrays=arrays, checks=checks)
 
 

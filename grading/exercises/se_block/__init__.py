@@ -18,7 +18,9 @@ the residual branch, before the addition).
 
 Tests: output shapes, parameter counts (SEBlock(256) has 2 * 256^2 / 16 = 8,192 weights and
 8,464 parameters with biases), strict state-dict loading, outputs and gradients against the
-reference in float64 (1e-8 + 1e-6 * |expected|), and autograd against finite differences.
+reference in float64 (1e-8 + 1e-6 * |expected|: the output, the input gradient and every
+parameter gradient), the same at scale (one 128x48x48 sample), and autograd against finite
+differences of your own forward.
 """
 
 STARTER = '''\
@@ -60,6 +62,14 @@ HIDDEN = [
 ]
 
 
+# The at-scale probe (hidden tests only). The gate couples every input of a sample to
+# every output of that sample (samples are independent, hence one large sample), so finite
+# differences in place of the gradient need two forward passes of the whole sample per
+# input element and parameter: about 590,000 passes, minutes of one core against the 60 s
+# limit (printed by benchmarks/fd_forgery.py). See _blocks.py.
+BIG = Config("128 channels, reduction 16, one 48x48 sample", (128, 16), (1, 128, 48, 48))
+
+
 def build(*, seed: int, sample: bool) -> TestPlan:
     from grading.exercises.se_block.reference import SEBlock
 
@@ -72,6 +82,7 @@ def build(*, seed: int, sample: bool) -> TestPlan:
         if sample
         else Config("8 channels, reduction 2, 2x3 input", (8, 2), (1, 8, 2, 3)),
         skip=None,
+        big=None if sample else BIG,
         value_hint="Check the squeeze (a mean over H and W), the ReLU between the two layers, "
         "the sigmoid, and that the gate multiplies x with nothing added.",
         grad_hint="Check that the gate is not detached: gradients flow through x and the gate.",

@@ -4,3 +4,4 @@ export { python } from "@codemirror/lang-python";
 export { EditorState } from "@codemirror/state";
 export { keymap } from "@codemirror/view";
 export { indentWithTab } from "@codemirror/commands";
+export { setDiagnostics, lintGutter } from "@codemirror/lint";

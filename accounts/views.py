@@ -1,0 +1,66 @@
+"""Sign-up, settings and API tokens. Log in, log out and password change are Django's own
+views (accounts/urls.py names their templates)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import services
+from accounts.forms import SignUpForm, TimeZoneForm
+from accounts.services import profile_get_or_create, profile_set_time_zone
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            profile_set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Start by rating your skills.")
+        return redirect("home")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@login_required
+def account_settings(request):
+    profile = profile_get_or_create(user=request.user)
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": profile.time_zone})
+    if request.method == "POST" and form.is_valid():
+        profile_set_time_zone(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Time zone saved.")
+        return redirect("account-settings")
+    return render(request, "accounts/settings.html", {"form": form, "profile": profile})
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token_id = request.POST.get("token", "")
+            if token_id.isdigit() and services.api_token_revoke(
+                user=request.user, token_id=int(token_id)
+            ):
+                messages.success(request, "Token revoked.")
+            return redirect("api-tokens")
+        _token, new_key = services.api_token_create(
+            user=request.user, name=request.POST.get("name", "")
+        )
+    return render(
+        request,
+        "accounts/api_tokens.html",
+        {"tokens": request.user.api_tokens.all(), "new_key": new_key},
+    )

@@ -1,0 +1,14 @@
+"""Mock interviews: timed attempts at a mock script, their answers, and the self-review.
+
+Dependency direction: `interviews` reads the content (`quizbank`: scripts, steps, items),
+the learner's time zone (`accounts`) and ticks the review plan through `learning`'s
+services when an attempt ends. No other app imports `interviews`.
+"""
+
+from django.apps import AppConfig
+
+
+class InterviewsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "interviews"
+    verbose_name = "Mock interviews"

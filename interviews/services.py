@@ -1,0 +1,348 @@
+"""Mock interviews: start, autosave, submit, lazy expiry and self-review.
+
+The server owns the clock. `deadline` is fixed by `mock_start` and nothing else moves it,
+so a reload or a second tab resumes the same attempt with the same time left. Every
+function takes `now` so that tests can move the clock without patching time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from accounts.services import profile_get_or_create
+from interviews.models import MockAnswer, MockAttempt
+from learning import services
+from quizbank.grading_answers import free_text_hints
+from quizbank.models import Item, MockScript, MockStep, RubricPoint
+
+# An autosave sent a moment before the deadline arrives a moment after it; the browser
+# also sends one last save when its countdown reaches zero. Two seconds covers a slow
+# round trip without letting anyone keep writing after the clock.
+GRACE = dt.timedelta(seconds=2)
+
+# Standard time, then the extra-time options offered on the start form (WCAG 2.2.1).
+TIME_FACTORS = (1.0, 1.5, 2.0)
+
+
+class MockError(ValueError):
+    """A mock action that is not allowed (wrong step, bad option, attempt still running)."""
+
+
+class MockClosed(MockError):
+    """The attempt has ended or its time is up: answers are no longer accepted."""
+
+
+class MockAlreadyRunning(MockError):
+    """The learner already has this script running; `attempt` is the one to resume."""
+
+    def __init__(self, attempt: MockAttempt) -> None:
+        super().__init__("this mock interview is already running")
+        self.attempt = attempt
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    value = now or timezone.now()
+    if value.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return value.astimezone(dt.UTC)
+
+
+def _steps(script: MockScript) -> QuerySet[MockStep]:
+    return script.steps.select_related("item", "exercise").order_by("order", "pk")
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def mock_start(
+    *,
+    user: AbstractBaseUser,
+    script: MockScript,
+    time_factor: float = 1.0,
+    untimed: bool = False,
+    now: dt.datetime | None = None,
+) -> MockAttempt:
+    """Start an attempt: deadline = start + duration x factor; none when untimed.
+
+    Every step gets an empty answer row now, so that the review lists every question and
+    an autosave is always an update of one row. A learner runs one attempt of a script at
+    a time: starting it again (a double click, a second tab) raises MockAlreadyRunning
+    rather than starting a second clock.
+    """
+    at = _now(now)
+    if script.retired:
+        raise MockError("this mock interview has been retired")
+    if untimed:
+        time_factor = 1.0
+    elif time_factor not in TIME_FACTORS:
+        raise MockError(f"time factor must be one of {TIME_FACTORS}")
+    mock_expire_due_for_user(user=user, now=at)
+    running = (
+        MockAttempt.objects.select_for_update()
+        .filter(user=user, script=script, ended_at__isnull=True)
+        .first()
+    )
+    if running is not None:
+        raise MockAlreadyRunning(running)
+    deadline = None if untimed else at + dt.timedelta(seconds=script.duration_s * time_factor)
+    try:
+        with transaction.atomic():
+            attempt = MockAttempt.objects.create(
+                user=user,
+                script=script,
+                started_at=at,
+                time_factor=time_factor,
+                untimed=untimed,
+                deadline=deadline,
+            )
+    except IntegrityError:
+        # a concurrent start won the race (the constraint mock_attempt_one_running)
+        raise MockAlreadyRunning(
+            MockAttempt.objects.get(user=user, script=script, ended_at__isnull=True)
+        ) from None
+    MockAnswer.objects.bulk_create(
+        MockAnswer(attempt=attempt, step=step, text="", saved_at=at) for step in _steps(script)
+    )
+    return attempt
+
+
+def _closed_message(attempt: MockAttempt) -> str:
+    end = attempt.ended_at or attempt.deadline
+    zone = zoneinfo.ZoneInfo(profile_get_or_create(user=attempt.user).time_zone)
+    when = end.astimezone(zone).strftime("%H:%M:%S") if end else ""
+    if attempt.end_reason == MockAttempt.EndReason.SUBMITTED:
+        return f"This mock interview was submitted at {when}; answers can no longer be changed."
+    return (
+        f"Time ran out at {when}: answers sent after the deadline are not accepted. "
+        "Your last saved answers were kept."
+    )
+
+
+def _finish(attempt: MockAttempt, *, reason: str, ended_at: dt.datetime) -> MockAttempt:
+    """End the attempt, pre-tick the rubric and flag traps from the final answers."""
+    attempt.ended_at = ended_at
+    attempt.end_reason = reason
+    attempt.save(update_fields=["ended_at", "end_reason"])
+    answers = attempt.answers.select_related("step__item").prefetch_related(
+        Prefetch("step__item__rubric", queryset=RubricPoint.objects.order_by("order"))
+    )
+    for answer in answers:
+        item = answer.step.item
+        if item is None or item.kind != Item.Kind.FREE_TEXT:
+            continue
+        hints, traps = free_text_hints(item=item, answer=answer.text)
+        answer.rubric_ticked = [h.point_id for h in hints if h.likely_covered]
+        answer.traps_hit = [t.phrase for t in traps if t.likely_made]
+        answer.save(update_fields=["rubric_ticked", "traps_hit"])
+    # The plan's hook lives in the learner app's services and is looked up at call time.
+    # It runs after commit and `robust` logs its failure instead of raising: a bug in the
+    # plan must never stop a timed interview from ending.
+    record = getattr(services, "plan_record_mock_finished", None)
+    if record is not None:
+        user, slug = attempt.user, attempt.script.slug
+        transaction.on_commit(lambda: record(user=user, mock_slug=slug, now=ended_at), robust=True)
+    return attempt
+
+
+def _lock(attempt: MockAttempt) -> MockAttempt:
+    """Re-read the attempt under a row lock so that autosave, submit and expiry serialise."""
+    return (
+        MockAttempt.objects.select_for_update().select_related("script", "user").get(pk=attempt.pk)
+    )
+
+
+def _expire_locked(attempt: MockAttempt, at: dt.datetime) -> bool:
+    if attempt.ended_at is not None or attempt.deadline is None:
+        return False
+    if at <= attempt.deadline + GRACE:
+        return False
+    _finish(attempt, reason=MockAttempt.EndReason.EXPIRED, ended_at=attempt.deadline)
+    return True
+
+
+@transaction.atomic
+def mock_expire_if_due(*, attempt: MockAttempt, now: dt.datetime | None = None) -> MockAttempt:
+    """Finalise an attempt whose deadline (plus the grace) has passed, with its last
+    autosave: ended_at = deadline, reason expired. For learners who closed the tab."""
+    locked = _lock(attempt)
+    _expire_locked(locked, _now(now))
+    return locked
+
+
+def mock_expire_due_for_user(
+    *, user: AbstractBaseUser, now: dt.datetime | None = None
+) -> list[MockAttempt]:
+    """Lazily finalise every open attempt of this learner whose time is up."""
+    at = _now(now)
+    due = MockAttempt.objects.filter(
+        user=user, ended_at__isnull=True, deadline__lt=at - GRACE
+    ).order_by("pk")
+    return [mock_expire_if_due(attempt=attempt, now=at) for attempt in due]
+
+
+def mock_autosave(
+    *, attempt: MockAttempt, step: MockStep, text: str, now: dt.datetime | None = None
+) -> MockAnswer:
+    """Store the learner's current text for one step.
+
+    Raises MockClosed (with a message for the learner) once the attempt has ended or its
+    deadline plus the grace has passed; the stored text is then left as it was.
+    """
+    at = _now(now)
+    # The expiry commits on its own, before the refusal below undoes this call's writes.
+    mock_expire_if_due(attempt=attempt, now=at)
+    with transaction.atomic():
+        locked = _lock(attempt)
+        if locked.ended_at is not None:
+            raise MockClosed(_closed_message(locked))
+        if step.script_id != locked.script_id:
+            raise MockError("that question is not part of this mock interview")
+        answer, created = MockAnswer.objects.get_or_create(
+            attempt=locked, step=step, defaults={"text": text, "saved_at": at}
+        )
+        if not created and answer.text != text:
+            answer.text = text
+            answer.saved_at = at
+            answer.save(update_fields=["text", "saved_at"])
+    return answer
+
+
+@transaction.atomic
+def mock_submit(*, attempt: MockAttempt, now: dt.datetime | None = None) -> MockAttempt:
+    """End the attempt now. Idempotent: an ended attempt is returned as it is.
+
+    A submit that arrives after the deadline (the browser's automatic submit at zero, or
+    a late click) ends it as expired at the deadline: the clock, not the click, decides.
+    """
+    at = _now(now)
+    locked = _lock(attempt)
+    if locked.ended_at is not None:
+        return locked
+    if locked.deadline is not None and at > locked.deadline:
+        return _finish(locked, reason=MockAttempt.EndReason.EXPIRED, ended_at=locked.deadline)
+    return _finish(locked, reason=MockAttempt.EndReason.SUBMITTED, ended_at=at)
+
+
+@transaction.atomic
+def mock_review(
+    *,
+    attempt: MockAttempt,
+    ticks: Mapping[int, Iterable[int]],
+    now: dt.datetime | None = None,
+) -> MockAttempt:
+    """Store the learner's own rubric ticks after the end: {step id: [rubric point ids]}.
+
+    Replaces the keyword pre-ticks of every free-text step of the attempt (a step missing
+    from `ticks` means nothing ticked). Ids that are not rubric points of that step's item
+    are ignored. Traps stay as detected: an instant rejection cannot be un-ticked.
+    """
+    locked = _lock(attempt)
+    _expire_locked(locked, _now(now))
+    if locked.ended_at is None:
+        raise MockError("the review opens once the mock interview has ended")
+    answers = locked.answers.select_related("step__item").prefetch_related("step__item__rubric")
+    for answer in answers:
+        item = answer.step.item
+        if item is None or item.kind != Item.Kind.FREE_TEXT:
+            continue
+        valid = {point.pk for point in item.rubric.all()}
+        chosen = sorted(valid & {int(pk) for pk in ticks.get(answer.step_id, ())})
+        if chosen != sorted(answer.rubric_ticked or []):
+            answer.rubric_ticked = chosen
+            answer.save(update_fields=["rubric_ticked"])
+    return locked
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def mock_attempt_remaining(*, attempt: MockAttempt, now: dt.datetime | None = None) -> float | None:
+    """Seconds left on the server's clock (never negative); None when untimed."""
+    if attempt.deadline is None:
+        return None
+    if attempt.ended_at is not None:
+        return 0.0
+    return max(0.0, (attempt.deadline - _now(now)).total_seconds())
+
+
+@dataclass
+class RubricRow:
+    point: RubricPoint
+    ticked: bool
+
+
+@dataclass
+class TrapRow:
+    phrase: str
+    why: str
+
+
+@dataclass
+class ReviewRow:
+    step: MockStep
+    answer: MockAnswer
+    rubric: list[RubricRow] = field(default_factory=list)
+    traps: list[TrapRow] = field(default_factory=list)
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.answer.text.strip())
+
+
+@dataclass
+class ReviewSummary:
+    rows: list[ReviewRow]
+    answered: int
+    questions: int
+    points_covered: int
+    points_total: int
+    traps_hit: int
+
+
+def _normalise_phrase(phrase: str) -> str:
+    # as free_text_hints stores it: lower case, runs of whitespace as one space
+    return " ".join(phrase.lower().split())
+
+
+def mock_review_rows(*, attempt: MockAttempt) -> ReviewSummary:
+    """Per question: the answer, the rubric with what is ticked, and the traps hit."""
+    answers = {
+        answer.step_id: answer
+        for answer in attempt.answers.all()  # one row per step since mock_start
+    }
+    steps = _steps(attempt.script).prefetch_related(
+        Prefetch("item__rubric", queryset=RubricPoint.objects.order_by("order"))
+    )
+    rows = []
+    for step in steps:
+        answer = answers.get(step.pk) or MockAnswer(
+            attempt=attempt, step=step, text="", saved_at=attempt.started_at
+        )
+        row = ReviewRow(step=step, answer=answer)
+        if step.item is not None:
+            ticked = set(answer.rubric_ticked or [])
+            row.rubric = [RubricRow(point=p, ticked=p.pk in ticked) for p in step.item.rubric.all()]
+            hit = set(answer.traps_hit or [])
+            row.traps = [
+                TrapRow(phrase=str(trap.get("phrase", "")), why=str(trap.get("why", "")))
+                for trap in step.item.traps or []
+                if _normalise_phrase(str(trap.get("phrase", ""))) in hit
+            ]
+        rows.append(row)
+    return ReviewSummary(
+        rows=rows,
+        answered=sum(1 for row in rows if row.answered),
+        questions=len(rows),
+        points_covered=sum(1 for row in rows for r in row.rubric if r.ticked),
+        points_total=sum(len(row.rubric) for row in rows),
+        traps_hit=sum(len(row.traps) for row in rows),
+    )

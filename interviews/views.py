@@ -1,0 +1,260 @@
+"""Mock-interview pages. Thin: every write goes through interviews.services, and every
+attempt is looked up with the learner in the filter, so another learner's id is a 404.
+
+Forms post normally and work without JavaScript; htmx only makes the autosave quiet."""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from interviews import services as mock_services
+from interviews.models import MockAttempt
+from learning import selectors
+from quizbank.models import MockScript, MockStep
+from quizbank.shuffling import options_for
+
+# The start form's choices: value -> (time factor, untimed).
+TIME_OPTIONS = {
+    "standard": (1.0, False),
+    "x1.5": (1.5, False),
+    "x2": (2.0, False),
+    "untimed": (1.0, True),
+}
+
+
+def _is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _attempt_or_404(request, attempt_id: int) -> MockAttempt:
+    return get_object_or_404(
+        MockAttempt.objects.select_related("script"), pk=attempt_id, user=request.user
+    )
+
+
+def _zone(request) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(selectors.time_zone_of(request.user))
+
+
+def _duration_label(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def _time_options(script: MockScript) -> list[tuple[str, str]]:
+    """(value, label) for the start form's radio buttons."""
+    options = []
+    for value, (factor, untimed) in TIME_OPTIONS.items():
+        if untimed:
+            label = "Untimed"
+        else:
+            length = _duration_label(round(script.duration_s * factor))
+            label = (
+                f"Standard ({length})" if factor == 1.0 else f"Extra time ×{factor:g} ({length})"
+            )
+        options.append((value, label))
+    return options
+
+
+def _mm_ss(seconds: int) -> str:
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _text_field(step_id: int) -> str:
+    return f"text-{step_id}"
+
+
+@login_required
+def mock_list(request):
+    mock_services.mock_expire_due_for_user(user=request.user)
+    scripts = list(MockScript.objects.filter(retired=False).order_by("chapter", "order"))
+    attempts = (
+        MockAttempt.objects.filter(user=request.user)
+        .select_related("script")
+        .order_by("-started_at")
+    )
+    by_script: dict[int, list[MockAttempt]] = {}
+    for attempt in attempts:
+        by_script.setdefault(attempt.script_id, []).append(attempt)
+    rows = [
+        {
+            "script": script,
+            "steps": script.steps.select_related("item__part", "exercise").order_by("order"),
+            "duration": _duration_label(script.duration_s),
+            "options": _time_options(script),
+            "attempts": by_script.get(script.pk, []),
+        }
+        for script in scripts
+    ]
+    return render(
+        request,
+        "interviews/list.html",
+        {"rows": rows, "time_zone": selectors.time_zone_of(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def mock_start(request, slug: str):
+    script = get_object_or_404(MockScript, slug=slug, retired=False)
+    option = TIME_OPTIONS.get(request.POST.get("time", "standard"))
+    if option is None:
+        messages.error(request, "Choose standard time, extra time or untimed.")
+        return redirect("mock-list")
+    factor, untimed = option
+    try:
+        attempt = mock_services.mock_start(
+            user=request.user, script=script, time_factor=factor, untimed=untimed
+        )
+    except mock_services.MockAlreadyRunning as running:
+        messages.info(
+            request,
+            "This mock is already running, so here it is with its clock. "
+            "Submit it to start a new one.",
+        )
+        attempt = running.attempt
+    return redirect("mock-attempt", attempt_id=attempt.pk)
+
+
+@login_required
+def mock_attempt(request, attempt_id: int):
+    attempt = mock_services.mock_expire_if_due(attempt=_attempt_or_404(request, attempt_id))
+    if attempt.ended_at is not None:
+        return redirect("mock-review", attempt_id=attempt.pk)
+    answers = {answer.step_id: answer for answer in attempt.answers.all()}
+    steps = attempt.script.steps.select_related("item", "exercise").order_by("order", "pk")
+    remaining = mock_services.mock_attempt_remaining(attempt=attempt)
+    context = {
+        "attempt": attempt,
+        "script": attempt.script,
+        "steps": [
+            {
+                "step": step,
+                "answer": answers.get(step.pk),
+                "field": _text_field(step.pk),
+                "options": options_for(item=step.item, user=request.user) if step.item else [],
+            }
+            for step in steps
+        ],
+        # milliseconds for the script, so that its zero falls on the deadline, not a
+        # rounded second before it; whole seconds (rounded up) for people
+        "remaining_ms": None if remaining is None else int(remaining * 1000),
+        "remaining_label": "" if remaining is None else _mm_ss(math.ceil(remaining)),
+        "time_zone": selectors.time_zone_of(request.user),
+    }
+    return render(request, "interviews/attempt.html", context)
+
+
+def _save_posted(request, attempt: MockAttempt) -> int:
+    """Autosave every `text-<step id>` field of the form; returns how many were posted."""
+    posted = 0
+    for step in attempt.script.steps.all():
+        name = _text_field(step.pk)
+        if name in request.POST:
+            mock_services.mock_autosave(attempt=attempt, step=step, text=request.POST[name])
+            posted += 1
+    return posted
+
+
+def _refused(request, attempt: MockAttempt, error: mock_services.MockClosed) -> HttpResponse:
+    messages.error(request, str(error))
+    target = reverse("mock-review", args=[attempt.pk])
+    if _is_htmx(request):
+        response = HttpResponse(status=409)
+        response["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def mock_autosave_step(request, attempt_id: int, step_id: int):
+    """htmx autosave of one answer; answers with the "saved at" indicator."""
+    attempt = _attempt_or_404(request, attempt_id)
+    step = get_object_or_404(MockStep, pk=step_id, script_id=attempt.script_id)
+    try:
+        answer = mock_services.mock_autosave(
+            attempt=attempt, step=step, text=request.POST.get(_text_field(step.pk), "")
+        )
+    except mock_services.MockClosed as error:
+        return _refused(request, attempt, error)
+    if not _is_htmx(request):
+        return redirect(reverse("mock-attempt", args=[attempt.pk]) + f"#step-{step.pk}")
+    return render(
+        request,
+        "interviews/_saved.html",
+        {"answer": answer, "time_zone": selectors.time_zone_of(request.user)},
+    )
+
+
+@login_required
+@require_POST
+def mock_save(request, attempt_id: int):
+    """The whole form's Save button (for learners without JavaScript)."""
+    attempt = _attempt_or_404(request, attempt_id)
+    try:
+        _save_posted(request, attempt)
+    except mock_services.MockClosed as error:
+        return _refused(request, attempt, error)
+    at = timezone.localtime(timezone.now(), _zone(request))
+    messages.success(request, f"Answers saved at {at:%H:%M:%S}.")
+    return redirect("mock-attempt", attempt_id=attempt.pk)
+
+
+@login_required
+@require_POST
+def mock_submit(request, attempt_id: int):
+    """Saves what the form carries (if still in time), then ends the attempt."""
+    attempt = _attempt_or_404(request, attempt_id)
+    try:
+        _save_posted(request, attempt)
+    except mock_services.MockClosed as error:
+        messages.error(request, str(error))
+        refused = True
+    else:
+        refused = False
+    attempt = mock_services.mock_submit(attempt=attempt)
+    if attempt.end_reason == MockAttempt.EndReason.EXPIRED:
+        if not refused:
+            messages.info(request, "Time is up: the mock ended at the deadline with your answers.")
+    else:
+        messages.success(request, "Submitted. Compare your answers with the model answers.")
+    return redirect("mock-review", attempt_id=attempt.pk)
+
+
+@login_required
+def mock_review(request, attempt_id: int):
+    attempt = mock_services.mock_expire_if_due(attempt=_attempt_or_404(request, attempt_id))
+    if attempt.ended_at is None:
+        messages.info(request, "The review opens when the mock ends: submit it first.")
+        return redirect("mock-attempt", attempt_id=attempt.pk)
+    if request.method == "POST":
+        ticks = {
+            step.pk: [int(v) for v in request.POST.getlist(f"tick-{step.pk}") if v.isdigit()]
+            for step in attempt.script.steps.all()
+        }
+        mock_services.mock_review(attempt=attempt, ticks=ticks)
+        messages.success(request, "Your rubric ticks are saved.")
+        return redirect("mock-review", attempt_id=attempt.pk)
+    summary = mock_services.mock_review_rows(attempt=attempt)
+    return render(
+        request,
+        "interviews/review.html",
+        {
+            "attempt": attempt,
+            "script": attempt.script,
+            "summary": summary,
+            "time_zone": selectors.time_zone_of(request.user),
+        },
+    )
