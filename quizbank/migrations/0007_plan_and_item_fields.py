@@ -4,30 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('quizbank', '0006_learner_state_to_learning'),
+        ("quizbank", "0006_learner_state_to_learning"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='item',
-            name='accepted_orders',
+            model_name="item",
+            name="accepted_orders",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='item',
-            name='difficulty',
-            field=models.PositiveSmallIntegerField(default=2, help_text='1 recall, 2 explain or apply, 3 interview depth'),
+            model_name="item",
+            name="difficulty",
+            field=models.PositiveSmallIntegerField(
+                default=2, help_text="1 recall, 2 explain or apply, 3 interview depth"
+            ),
         ),
         migrations.AddField(
-            model_name='reviewtask',
-            name='also_exercises',
-            field=models.ManyToManyField(blank=True, related_name='+', to='quizbank.exercisestatement'),
+            model_name="reviewtask",
+            name="also_exercises",
+            field=models.ManyToManyField(
+                blank=True, related_name="+", to="quizbank.exercisestatement"
+            ),
         ),
         migrations.AddField(
-            model_name='reviewtask',
-            name='also_problems',
-            field=models.ManyToManyField(blank=True, related_name='+', to='quizbank.problem'),
+            model_name="reviewtask",
+            name="also_problems",
+            field=models.ManyToManyField(blank=True, related_name="+", to="quizbank.problem"),
         ),
     ]
