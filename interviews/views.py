@@ -20,6 +20,7 @@ from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
 from quizbank.models import MockScript, MockStep
+from quizbank.shuffling import options_for
 
 # The start form's choices: value -> (time factor, untimed).
 TIME_OPTIONS = {
@@ -138,7 +139,12 @@ def mock_attempt(request, attempt_id: int):
         "attempt": attempt,
         "script": attempt.script,
         "steps": [
-            {"step": step, "answer": answers.get(step.pk), "field": _text_field(step.pk)}
+            {
+                "step": step,
+                "answer": answers.get(step.pk),
+                "field": _text_field(step.pk),
+                "options": options_for(item=step.item, user=request.user) if step.item else [],
+            }
             for step in steps
         ],
         # milliseconds for the script, so that its zero falls on the deadline, not a

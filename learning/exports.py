@@ -17,6 +17,7 @@ from learning.models import LearnerPlan
 from learning.templatetags.learner_tags import render_markdown
 from quizbank.grading_answers import expected_text
 from quizbank.models import Chapter, Item, ReviewDay, ReviewTask
+from quizbank.shuffling import options_for
 
 # --- iCalendar ---------------------------------------------------------------------------
 
@@ -123,10 +124,12 @@ def _back(item: Item) -> str:
     return "".join(parts)
 
 
-def _front(item: Item) -> str:
+def _front(item: Item, *, user=None) -> str:
     front = _html(item.prompt)
     if item.kind == Item.Kind.MULTIPLE_CHOICE:
-        front += "<ul>" + "".join(f"<li>{_html(c.text)}</li>" for c in item.choices.all()) + "</ul>"
+        # The downloading learner's order, the same as on their cards.
+        options = options_for(item=item, user=user)
+        front += "<ul>" + "".join(f"<li>{_html(c.text)}</li>" for c in options) + "</ul>"
     elif item.kind == Item.Kind.ORDERING:
         # The same fixed shuffle for everyone: the deck is not per learner.
         from quizbank.grading_answers import ordering_shuffled
@@ -136,8 +139,11 @@ def _front(item: Item) -> str:
     return front
 
 
-def deck_to_apkg(*, chapter: Chapter) -> bytes:
-    """The cheat-sheet questions and the quiz cards of the chapter as one Anki deck."""
+def deck_to_apkg(*, chapter: Chapter, user=None) -> bytes:
+    """The cheat-sheet questions and the quiz cards of the chapter as one Anki deck.
+
+    Multiple-choice options come in `user`'s shuffled order (a fixed shuffle without one),
+    never in the YAML order where the right option is often first."""
     model = anki_model()
     deck = genanki.Deck(
         _stable_id(f"resnet-prep deck {chapter.slug}"), f"ResNet prep::{chapter.title}"
@@ -154,7 +160,7 @@ def deck_to_apkg(*, chapter: Chapter) -> bytes:
         deck.add_note(
             genanki.Note(
                 model=model,
-                fields=[_front(item), _back(item), html.escape(item.part.title)],
+                fields=[_front(item, user=user), _back(item), html.escape(item.part.title)],
                 guid=genanki.guid_for(chapter.slug, item.slug),
                 tags=tags,
             )

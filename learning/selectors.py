@@ -281,10 +281,13 @@ def due_queue(
                         user=user, item__in=view.items, reviewed_at__gte=since
                     ).values_list("item_id", flat=True)
                 )
-                for item in view.items:
+                # Easy before hard within a task (sorted is stable: the authors' order
+                # breaks ties).
+                for item in sorted(view.items, key=lambda i: i.difficulty):
                     if item.pk not in done_ids and item.pk not in seen:
                         seen.add(item.pk)
                         entries.append(QueueEntry(item=item, source="plan", task=view.task))
+        entries += plan_weak_skill_entries(user=user, plan=plan, now=at, seen=seen)
     cards = (
         LearnerCard.objects.filter(
             user=user, due__lte=at, item__retired=False, item__chapter=chapter
@@ -379,3 +382,55 @@ def mastery_by_part(*, user: AbstractBaseUser, chapter: Chapter) -> list[PartMas
         mastered = sum(1 for pk in item_ids if latest.get(pk, 0) >= ReviewLogEntry.Rating.GOOD)
         result.append(PartMastery(part=part, items=len(item_ids), mastered=mastered))
     return result
+
+
+def practice_items(*, part: Part) -> list[Item]:
+    """A part's active items for practice, easiest first (difficulty 1 recall, 2 explain or
+    apply, 3 interview depth), then in the authors' order."""
+    return list(part.items.filter(retired=False).order_by("difficulty", "order", "pk"))
+
+
+# A self-assessment score at or below this marks a skill as weak: 1-2 map to Again
+# (DESIGN.md section 6), so these are the skills the learner says they cannot yet do.
+WEAK_SKILL_SCORE = 2
+
+
+def plan_weak_skill_entries(
+    *, user: AbstractBaseUser, plan: LearnerPlan, now: dt.datetime, seen: set[int]
+) -> list[QueueEntry]:
+    """Items of later checkpoints that practise a weak skill, brought forward.
+
+    The self-assessment feeds the plan: a skill rated 1 or 2 gets its items now instead of
+    on their checkpoint day, weakest skill first, then easy before hard. They stay on their
+    checkpoint too (a review there counts only from that day), so bringing them forward
+    adds a spaced repetition rather than skipping one. Items reviewed since the plan began
+    are not brought forward again. `seen` is updated.
+    """
+    scores = skills_latest_scores(user=user, chapter=plan.chapter)
+    weak = {skill_id: score for skill_id, score in scores.items() if score <= WEAK_SKILL_SCORE}
+    if not weak:
+        return []
+    part_score: dict[int, int] = {}
+    for skill in Skill.objects.filter(pk__in=weak).prefetch_related("parts"):
+        for part in skill.parts.all():
+            part_score[part.pk] = min(part_score.get(part.pk, 99), weak[skill.pk])
+    reviewed = set(
+        ReviewLogEntry.objects.filter(user=user, reviewed_at__gte=plan.started_at).values_list(
+            "item_id", flat=True
+        )
+    )
+    candidates: list[tuple[int, int, int, QueueEntry]] = []
+    for checkpoint in plan_checkpoints(plan=plan, now=now):
+        if checkpoint.status != "upcoming":
+            continue
+        for view in checkpoint.tasks:
+            if view.task.kind != ReviewTask.Kind.ITEMS or view.completion:
+                continue
+            for item in view.items:
+                score = part_score.get(item.part_id)
+                if score is None or item.pk in seen or item.pk in reviewed:
+                    continue
+                seen.add(item.pk)
+                entry = QueueEntry(item=item, source="plan", task=view.task)
+                candidates.append((score, item.difficulty, len(candidates), entry))
+    return [entry for *_, entry in sorted(candidates, key=lambda c: c[:3])]

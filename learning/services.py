@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from fsrs import Rating
 
@@ -144,30 +146,75 @@ def plan_task_confirm(
 
 
 def _tick_matching(
-    user: AbstractBaseUser, at: dt.datetime, **task_filter: object
+    user: AbstractBaseUser,
+    at: dt.datetime,
+    *where: Q,
+    all_done: Callable[[LearnerPlan, ReviewTask], bool] | None = None,
+    **task_filter: object,
 ) -> list[TaskCompletion]:
+    """Tick every open task that names this work and whose day has come; if none has,
+    the earliest later one: work done early counts (a mock finished on Day 0 ticks the
+    Day 14 task that names it), but one piece of work never ticks two future days."""
     plan = _active_plan(user)
     if plan is None:
         return []
-    return [
-        _complete(plan, task, TaskCompletion.How.AUTO, at)
-        for task in _due_tasks(plan, at).filter(**task_filter)
-    ]
+
+    def ready(tasks: QuerySet[ReviewTask]) -> list[ReviewTask]:
+        tasks = tasks.filter(*where, **task_filter).distinct()
+        ordered = tasks.order_by("review_day__day", "order")
+        return [t for t in ordered if all_done is None or all_done(plan, t)]
+
+    due = ready(_due_tasks(plan, at))
+    if not due:
+        due = ready(_open_tasks(plan))[:1]
+    return [_complete(plan, task, TaskCompletion.How.AUTO, at) for task in due]
+
+
+def _open_tasks(plan: LearnerPlan) -> QuerySet[ReviewTask]:
+    """Every task of the plan not yet completed, whatever its day."""
+    return ReviewTask.objects.filter(
+        review_day__chapter=plan.chapter, review_day__retired=False, retired=False
+    ).exclude(pk__in=plan.completions.values("task_id"))
 
 
 @transaction.atomic
 def plan_record_exercise_passed(
     *, user: AbstractBaseUser, exercise_slug: str, now: dt.datetime | None = None
 ) -> None:
-    """Tick the active plan's exercise tasks for this exercise whose checkpoint has come."""
-    _tick_matching(user, _now(now), kind=ReviewTask.Kind.EXERCISE, exercise__slug=exercise_slug)
+    """Tick the active plan's exercise tasks for this exercise (see `_tick_matching`)."""
+
+    def all_passed(plan: LearnerPlan, task: ReviewTask) -> bool:
+        named = {e.slug for e in task.named_exercises()}
+        return named <= _exercises_passed(user=user, since=plan.started_at) | {exercise_slug}
+
+    _tick_matching(
+        user,
+        _now(now),
+        Q(exercise__slug=exercise_slug) | Q(also_exercises__slug=exercise_slug),
+        all_done=all_passed,
+        kind=ReviewTask.Kind.EXERCISE,
+    )
+
+
+def _exercises_passed(*, user: AbstractBaseUser, since: dt.datetime) -> set[str]:
+    """Slugs of the exercises the learner passed since `since`; the grading app keeps the
+    submissions (looked up by name, so quizbank works without it)."""
+    try:
+        submission = apps.get_model("grading", "Submission")
+    except LookupError:
+        return set()
+    return set(
+        submission.objects.filter(
+            user=user, status="passed", kind="submit", finished_at__gte=since
+        ).values_list("exercise", flat=True)
+    )
 
 
 @transaction.atomic
 def plan_record_mock_finished(
     *, user: AbstractBaseUser, mock_slug: str, now: dt.datetime | None = None
 ) -> None:
-    """Tick the active plan's mock tasks for this mock script whose checkpoint has come."""
+    """Tick the active plan's mock tasks for this mock script (see `_tick_matching`)."""
     _tick_matching(user, _now(now), kind=ReviewTask.Kind.MOCK, mock__slug=mock_slug)
 
 
@@ -188,7 +235,22 @@ def problem_mark_solved(
         hints_seen=max(0, hints_seen),
         saw_solution=saw_solution,
     )
-    _tick_matching(user, at, kind=ReviewTask.Kind.PROBLEM, problem=problem)
+
+    def all_solved(plan: LearnerPlan, task: ReviewTask) -> bool:
+        solved = set(
+            ProblemSolve.objects.filter(user=user, solved_at__gte=plan.started_at).values_list(
+                "problem_id", flat=True
+            )
+        )
+        return {p.pk for p in task.named_problems()} <= solved
+
+    _tick_matching(
+        user,
+        at,
+        Q(problem=problem) | Q(also_problems=problem),
+        all_done=all_solved,
+        kind=ReviewTask.Kind.PROBLEM,
+    )
     return solve
 
 

@@ -29,6 +29,7 @@ from quizbank.grading_answers import (
     ordering_shuffled,
 )
 from quizbank.models import Item, Part, Problem, ReviewTask, Skill
+from quizbank.shuffling import options_for
 
 # A card left open over lunch is not a 2-hour review: durations above this are clipped so
 # that they do not distort the log FSRS will be optimised from.
@@ -214,7 +215,7 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "index": index,
         "shown_at": int(timezone.now().timestamp() * 1000),
         "certainties": CERTAINTY_LABELS,
-        "choices": list(item.choices.all()),
+        "choices": options_for(item=item, user=request.user),
         "multi": item.kind == Item.Kind.MULTIPLE_CHOICE
         and sum(1 for c in item.choices.all() if c.correct) > 1,
         "steps": ordering_shuffled(item=item, seed=str(request.user.pk))
@@ -302,6 +303,8 @@ def item_answer(request, item_id: int):
             traps_made=_ints(request.POST.getlist("trap")),
             certainty=certainty,
         )
+    if checked.reenter:
+        return _render_card(request, base | {"error": checked.feedback}, status=400)
     duration = None
     shown_at = request.POST.get("shown_at", "")
     if shown_at.isdigit():
@@ -393,7 +396,7 @@ def practice_index(request):
 def practice_part(request, part_slug: str):
     chapter = _chapter_or_404()
     part = get_object_or_404(Part, chapter=chapter, slug=part_slug, retired=False)
-    items = list(part.items.filter(retired=False))
+    items = selectors.practice_items(part=part)
     problems = part.problems.filter(retired=False)
     raw = request.GET.get("n", "0")
     index = int(raw) if raw.isdigit() else 0
@@ -466,7 +469,7 @@ def plan_ics(request):
 @login_required
 def deck_apkg(request):
     chapter = _chapter_or_404()
-    data = exports.deck_to_apkg(chapter=chapter)
+    data = exports.deck_to_apkg(chapter=chapter, user=request.user)
     response = HttpResponse(data, content_type="application/octet-stream")
     stamp = dt.date.today().isoformat()
     response["Content-Disposition"] = f'attachment; filename="resnet-cards-{stamp}.apkg"'

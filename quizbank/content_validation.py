@@ -29,6 +29,8 @@ RUBRIC_POINTS = (3, 6)
 MIN_CHOICES = 2
 MIN_ORDERING_STEPS = 3
 MIN_HINTS = 2
+# Item difficulty: 1 recall, 2 explain or apply, 3 interview depth.
+DIFFICULTIES = (1, 2, 3)
 # Units whose numbers come from a formula or a network, so a test can recompute them.
 COMPUTABLE_UNITS = re.compile(r"param|weight|multiply|mac|flop|ratio|std", re.IGNORECASE)
 _ERROR_RATE = re.compile(r"error|accuracy|top-?[15]\b", re.IGNORECASE)
@@ -42,6 +44,7 @@ _COMMON_ITEM_FIELDS = {
     "part",
     "kind",
     "cheat_sheet",
+    "difficulty",
     "tags",
     "prompt",
     "explanation",
@@ -51,7 +54,7 @@ _ITEM_FIELDS = {
     "multiple_choice": {"choices"},
     "numeric": {"answer", "tolerance", "tolerance_mode", "unit", "protocol", "figure"},
     "free_text": {"model_answer", "rubric", "traps"},
-    "ordering": {"steps"},
+    "ordering": {"steps", "accepted_orders"},
 }
 
 
@@ -422,6 +425,14 @@ def _validate_items(
         cheat_sheet = data.get("cheat_sheet", False)
         if not isinstance(cheat_sheet, bool):
             check.error(entry, "cheat_sheet", "must be true or false")
+        difficulty = data.get("difficulty")
+        if difficulty not in DIFFICULTIES or isinstance(difficulty, bool):
+            check.error(
+                entry,
+                "difficulty",
+                "missing or not 1, 2 or 3 (1 recall, 2 explain or apply, 3 interview depth)",
+            )
+            difficulty = 2
         tags = data.get("tags", [])
         if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
             check.error(entry, "tags", "must be a list of texts")
@@ -431,6 +442,7 @@ def _validate_items(
             "part": part,
             "kind": kind,
             "cheat_sheet": bool(cheat_sheet),
+            "difficulty": difficulty,
             "tags": tags,
             "prompt": check.text(entry, data, "prompt"),
             "explanation": check.text(entry, data, "explanation", required=False),
@@ -441,6 +453,7 @@ def _validate_items(
             "protocol": "",
             "model_answer": "",
             "traps": [],
+            "accepted_orders": [],
             "choices": [],
             "rubric": [],
         }
@@ -455,11 +468,33 @@ def _validate_items(
             row["choices"] = [
                 {"text": text, "correct": True, "why": ""} for text in steps
             ]  # an ordering item's steps are its choices, `order` being the right place
+            row["accepted_orders"] = _validate_accepted_orders(check, entry, len(steps))
         if slug and part:
             row["order"] = order_in_part[part]
             order_in_part[part] += 1
             items[slug] = row
     return items
+
+
+def _validate_accepted_orders(check: _Checker, entry: Entry, count: int) -> list[list[int]]:
+    """Other defensible orders of an ordering item: each a permutation of 1..count that
+    differs from the canonical order. The explanation should say which swaps are fine."""
+    orders = entry.data.get("accepted_orders", [])
+    canonical = list(range(1, count + 1))
+    if not isinstance(orders, list) or not all(
+        isinstance(order, list)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in order)
+        and sorted(order) == canonical
+        and order != canonical
+        for order in orders
+    ):
+        check.error(
+            entry,
+            "accepted_orders",
+            f"must be a list of other orders, each the positions 1 to {count} once",
+        )
+        return []
+    return orders
 
 
 def _validate_choices(check: _Checker, entry: Entry) -> list[dict[str, Any]]:
@@ -759,7 +794,18 @@ def _validate_task(
     check.fields(
         entry,
         task,
-        {"slug", "title", "kind", "items", "parts", "problem", "exercise", "mock"},
+        {
+            "slug",
+            "title",
+            "kind",
+            "items",
+            "parts",
+            "problem",
+            "problems",
+            "exercise",
+            "exercises",
+            "mock",
+        },  # fmt: skip
         prefix=f"{path}.",
     )
     slug = task.get("slug")
@@ -786,7 +832,26 @@ def _validate_task(
         "problem": None,
         "exercise": None,
         "mock": None,
+        "also_problems": [],
+        "also_exercises": [],
     }
+    for ref, known in (("problem", problems), ("exercise", exercises)):
+        many = f"{ref}s"
+        if many not in task:
+            continue
+        if kind != ref:
+            check.error(entry, f"{path}.{many}", f"only a task of kind {ref} names {many}")
+        elif ref in task:
+            check.error(entry, f"{path}.{many}", f"give either {ref} or {many}, not both")
+        elif not isinstance(task[many], list) or not task[many]:
+            check.error(entry, f"{path}.{many}", f"must be a non-empty list of {ref} slugs")
+        else:
+            unknown = [v for v in task[many] if not _known(v, known)]
+            for value in unknown:
+                check.error(entry, f"{path}.{many}", f"unknown {ref} '{value}'")
+            if not unknown:
+                task = {**task, ref: task[many][0]}
+                row[f"also_{many}"] = list(dict.fromkeys(task[many][1:]))
     if kind == "items":
         named = task.get("items", [])
         named_parts = task.get("parts", [])

@@ -6,15 +6,17 @@ them, then log the review and move the FSRS card.
 
 from __future__ import annotations
 
-import math
 import random
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fsrs import Rating
 
+from quizbank.matching import keyword_found, normalise, trap_asserted
 from quizbank.models import Item
+from quizbank.numbers import NumberFormatError, read_number, to_base, unit_of, within
+
+__all__ = ["NumberFormatError", "parse_number"]
 
 
 class Certainty(StrEnum):
@@ -83,80 +85,24 @@ def rating_for_self_score(score: int) -> Rating:
 
 # --- numbers -----------------------------------------------------------------------------
 
-_SUFFIXES = {
-    "k": 1e3,
-    "thousand": 1e3,
-    "m": 1e6,
-    "mn": 1e6,
-    "million": 1e6,
-    "millions": 1e6,
-    "b": 1e9,
-    "bn": 1e9,
-    "g": 1e9,
-    "billion": 1e9,
-    "t": 1e12,
-    "trillion": 1e12,
-}
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
-_POWER = re.compile(
-    rf"^({_NUMBER})\s*(?:x|\*|×|·)\s*10\s*(?:\^|\*\*)\s*\{{?([+-]?\d+)\}}?$", re.IGNORECASE
-)
-_PLAIN = re.compile(rf"^({_NUMBER})\s*([a-z]*)\s*(%?)$", re.IGNORECASE)
-
-
-class NumberFormatError(ValueError):
-    pass
-
 
 def parse_number(text: str, *, percent_unit: bool = False) -> float:
     """Read a number the way people write it: "25.6M", "25,557,032", "2.56e7", "5.9%",
-    "1.5k", "2.56 x 10^7", "25.6 million".
+    "1.5k", "2.56 x 10^7", "25.6 million", "28,54" (see `quizbank.numbers`).
 
     "%" divides by 100 unless the expected unit is itself a percentage (`percent_unit`),
-    where "5.9%" and "5.9" mean the same. Commas, underscores and spaces between digit
-    groups are thousands separators; a unit word after the number ("parameters") is ignored.
+    where "5.9%" and "5.9" mean the same. Raises `NumberFormatError` only.
     """
-    raw = text.strip()
-    if not raw:
-        raise NumberFormatError("no number given")
-    s = raw.replace("\u2212", "-").replace("\u2009", "").replace("\u202f", "")
-    s = re.sub(r"(?<=\d)[,_ ](?=\d{3}\b)", "", s)
-    s = re.sub(r"(?<=\d)[,_ ](?=\d{3}[,_ ]?)", "", s)
-    # Drop a trailing unit word such as "parameters" or "multiply-adds"; keep scale words.
-    words = s.split()
-    if len(words) > 1 and words[-1].lower() not in _SUFFIXES and not words[-1].startswith("%"):
-        if re.fullmatch(r"[a-zA-Z][a-zA-Z\-]+", words[-1]):
-            s = " ".join(words[:-1])
-    power = _POWER.match(s)
-    if power:
-        return float(power.group(1)) * 10 ** int(power.group(2))
-    plain = _PLAIN.match(s)
-    if not plain:
-        raise NumberFormatError(f"could not read {raw!r} as a number")
-    value = float(plain.group(1))
-    suffix = plain.group(2).lower()
-    if suffix:
-        if suffix not in _SUFFIXES:
-            raise NumberFormatError(f"unknown scale {plain.group(2)!r} in {raw!r}")
-        value *= _SUFFIXES[suffix]
-    if plain.group(3) and not percent_unit:
-        value /= 100
-    if not math.isfinite(value):
-        raise NumberFormatError(f"{raw!r} is not a finite number")
-    return value
+    reading = read_number(text)
+    if reading.percent and not percent_unit:
+        return reading.value / 100
+    return reading.value
 
 
 def format_number(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:.6g}"
-
-
-def numeric_within(*, given: float, expected: float, tolerance: float, mode: str) -> bool:
-    tol = tolerance or 0.0
-    if mode == Item.ToleranceMode.ABSOLUTE:
-        return abs(given - expected) <= tol + 1e-12
-    return abs(given - expected) <= tol * abs(expected) + 1e-12
 
 
 def expected_text(item: Item) -> str:
@@ -186,6 +132,14 @@ class Checked:
     rating: Rating
     feedback: str
     answer: dict = field(default_factory=dict)
+    # Set when the answer could not be read (an unreadable number, two steps at the same
+    # place): the learner is asked to re-enter it, exactly like an empty answer. Nothing
+    # is logged and no rating is given, so it can never count as wrong.
+    reenter: bool = False
+
+
+def _reenter(message: str) -> Checked:
+    return Checked(correct=None, rating=Rating.Again, feedback=message, reenter=True)
 
 
 def check_multiple_choice(*, item: Item, chosen_ids: list[int], certainty: Certainty) -> Checked:
@@ -204,28 +158,29 @@ def check_multiple_choice(*, item: Item, chosen_ids: list[int], certainty: Certa
 
 
 def check_numeric(*, item: Item, text: str, certainty: Certainty) -> Checked:
+    """Compare in base units: "4.09G", "4.089e9" and a bare "4.089" (in the prompt's unit,
+    billions) are one answer. Unreadable text asks for a re-entry, it is never wrong."""
     expected = expected_text(item)
+    unit = unit_of(item.unit)
     try:
-        given = parse_number(text, percent_unit=item.unit == "%")
+        reading = read_number(text)
     except NumberFormatError as exc:
-        return Checked(
-            correct=False,
-            rating=Rating.Again,
-            feedback=f"{exc}. Expected {expected}.",
-            answer={"text": text, "certainty": str(certainty)},
-        )
-    correct = item.answer_number is not None and numeric_within(
+        return _reenter(f"{str(exc).capitalize()}. Please type it again as digits, e.g. 25.6M.")
+    given = to_base(reading, unit)
+    correct = item.answer_number is not None and within(
         given=given,
-        expected=item.answer_number,
-        tolerance=item.tolerance or 0.0,
-        mode=item.tolerance_mode,
+        expected=item.answer_number * unit.scale,
+        tolerance=(item.tolerance or 0.0)
+        * (1.0 if item.tolerance_mode == Item.ToleranceMode.RELATIVE else unit.scale),
+        relative=item.tolerance_mode == Item.ToleranceMode.RELATIVE,
     )
+    shown = given / unit.scale
     verdict = "Correct" if correct else "Not quite"
     return Checked(
         correct=correct,
         rating=rating_for_auto(correct=correct, certainty=certainty),
-        feedback=f"{verdict}: you gave {format_number(given)}. Expected {expected}.",
-        answer={"text": text, "value": given, "certainty": str(certainty)},
+        feedback=f"{verdict}: you gave {format_number(shown)}. Expected {expected}.",
+        answer={"text": text, "value": shown, "certainty": str(certainty)},
     )
 
 
@@ -239,6 +194,17 @@ def ordering_shuffled(*, item: Item, seed: str) -> list:
     return shuffled
 
 
+def accepted_step_orders(*, item: Item, steps: list) -> list[list[str]]:
+    """The canonical order and the item's other defensible orders, as lists of step texts
+    (texts, so that two identical steps may be given either way round)."""
+    texts = [s.text for s in steps]
+    orders = [texts]
+    for order in item.accepted_orders or []:
+        if sorted(order) == list(range(1, len(texts) + 1)):
+            orders.append([texts[n - 1] for n in order])
+    return orders
+
+
 def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certainty) -> Checked:
     """`positions` maps a step (Choice id) to the 1-based position the learner gave it.
 
@@ -247,11 +213,13 @@ def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certaint
     """
     steps = list(item.choices.all())  # in correct order: Choice.order is the position
     given = sorted(positions.values())
-    correct = False
-    if given == list(range(1, len(steps) + 1)) and set(positions) == {s.pk for s in steps}:
-        by_id = {s.pk: s for s in steps}
-        placed = [by_id[pk].text for pk, _ in sorted(positions.items(), key=lambda kv: kv[1])]
-        correct = placed == [s.text for s in steps]
+    if given != list(range(1, len(steps) + 1)) or set(positions) != {s.pk for s in steps}:
+        return _reenter(
+            f"Give each step a different position from 1 to {len(steps)}, then submit again."
+        )
+    by_id = {s.pk: s for s in steps}
+    placed = [by_id[pk].text for pk, _ in sorted(positions.items(), key=lambda kv: kv[1])]
+    correct = placed in accepted_step_orders(item=item, steps=steps)
     order = " → ".join(step.text for step in steps)
     feedback = "Correct order." if correct else f"Not quite. The order is: {order}."
     return Checked(
@@ -266,22 +234,6 @@ def check_ordering(*, item: Item, positions: dict[int, int], certainty: Certaint
 
 
 # --- free text ---------------------------------------------------------------------------
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower()).strip()
-
-
-def _contains(haystack: str, needle: str) -> bool:
-    needle = _normalise(needle)
-    if not needle:
-        return False
-    if re.fullmatch(r"[\w\- ]+", needle):
-        return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-    return needle in haystack
-
-
-_NEGATIONS = ("not ", "isn't ", "is not ", "no ", "rather than ", "n't ", "never ", "nor ")
 
 
 @dataclass
@@ -303,13 +255,13 @@ class TrapHint:
 def free_text_hints(*, item: Item, answer: str) -> tuple[list[RubricHint], list[TrapHint]]:
     """Keyword pre-ticks for the rubric and likely traps; the learner confirms both.
 
-    A trap phrase right after a negation ("not overfitting") is not flagged: saying what
-    the answer is not is the right move.
+    Keywords match by word prefix; a trap is flagged only where the answer asserts it, not
+    where it rules it out ("rules out overfitting"): see `quizbank.matching`.
     """
-    text = _normalise(answer)
+    text = normalise(answer)
     hints = []
     for point in item.rubric.all():
-        matched = [k for k in point.keywords or [] if _contains(text, k)]
+        matched = [k for k in point.keywords or [] if keyword_found(text, k)]
         hints.append(
             RubricHint(
                 point_id=point.pk, text=point.text, likely_covered=bool(matched), matched=matched
@@ -317,15 +269,14 @@ def free_text_hints(*, item: Item, answer: str) -> tuple[list[RubricHint], list[
         )
     traps = []
     for index, trap in enumerate(item.traps or []):
-        phrase = _normalise(str(trap.get("phrase", "")))
-        made = False
-        for found in re.finditer(re.escape(phrase), text) if phrase else []:
-            before = text[max(0, found.start() - 20) : found.start()]
-            if not any(before.endswith(n) or f"{n}" in before[-12:] for n in _NEGATIONS):
-                made = True
-                break
+        phrase = str(trap.get("phrase", ""))
         traps.append(
-            TrapHint(index=index, phrase=phrase, why=str(trap.get("why", "")), likely_made=made)
+            TrapHint(
+                index=index,
+                phrase=phrase,
+                why=str(trap.get("why", "")),
+                likely_made=trap_asserted(text, phrase),
+            )
         )
     return hints, traps
 

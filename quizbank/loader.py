@@ -275,6 +275,7 @@ def _write_items(
             "prompt": row["prompt"],
             "explanation": row["explanation"],
             "cheat_sheet": row["cheat_sheet"],
+            "difficulty": row["difficulty"],
             "order": row["order"],
             "tags": row["tags"],
             "answer_number": row["answer_number"],
@@ -284,6 +285,7 @@ def _write_items(
             "protocol": row["protocol"],
             "model_answer": row["model_answer"],
             "traps": row["traps"],
+            "accepted_orders": row["accepted_orders"],
             "content_hash": digest,
             "retired": False,
         }
@@ -487,17 +489,26 @@ def _write_tasks(
             "retired": False,
         }
         wanted_items = {items[slug].pk for slug in row["items"]}
+        wanted_problems = {problems[slug].pk for slug in row["also_problems"]}
+        wanted_exercises = {exercises[slug].pk for slug in row["also_exercises"]}
         task = existing.get(row["slug"])
         if task is None:
             task = ReviewTask.objects.create(review_day=day, slug=row["slug"], **values)
             task.items.set(wanted_items)
+            task.also_problems.set(wanted_problems)
+            task.also_exercises.set(wanted_exercises)
             report.add("tasks", "created")
             continue
         changed = _save_fields(task, values)
         if changed:
             task.save()
-        if {item.pk for item in task.items.all()} != wanted_items:
-            task.items.set(wanted_items)
-            changed = True
+        for relation, wanted in (
+            (task.items, wanted_items),
+            (task.also_problems, wanted_problems),
+            (task.also_exercises, wanted_exercises),
+        ):
+            if {row_.pk for row_ in relation.all()} != wanted:
+                relation.set(wanted)
+                changed = True
         report.add("tasks", "updated" if changed else "unchanged")
     _retire(day.tasks.all(), [row["slug"] for row in rows], report, "tasks")

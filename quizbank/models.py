@@ -92,6 +92,11 @@ class Item(models.Model):
     prompt = models.TextField(help_text="Markdown with LaTeX between $...$ or $$...$$")
     explanation = models.TextField(blank=True, help_text="shown after answering")
     cheat_sheet = models.BooleanField(default=False, help_text="one of the cheat-sheet questions")
+    # 1 recall a fact or definition, 2 explain or apply it, 3 interview depth (derive,
+    # compare, defend a number). Practice and the plan go from 1 to 3.
+    difficulty = models.PositiveSmallIntegerField(
+        default=2, help_text="1 recall, 2 explain or apply, 3 interview depth"
+    )
     order = models.PositiveIntegerField(default=0)
     tags = models.JSONField(default=list, blank=True)
     # numeric
@@ -111,6 +116,9 @@ class Item(models.Model):
         blank=True,
         help_text='[{"phrase": ..., "why": ...}] instant-rejection answers',
     )
+    # ordering: other defensible orders, each a list of the steps' 1-based positions in
+    # the canonical order ([1, 3, 2, 4] accepts steps 2 and 3 swapped)
+    accepted_orders = models.JSONField(default=list, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     retired = models.BooleanField(default=False)
 
@@ -288,6 +296,10 @@ class ReviewTask(models.Model):
     problem = models.ForeignKey(Problem, on_delete=models.PROTECT, null=True, blank=True)
     exercise = models.ForeignKey(ExerciseStatement, on_delete=models.PROTECT, null=True, blank=True)
     mock = models.ForeignKey(MockScript, on_delete=models.PROTECT, null=True, blank=True)
+    # A problem or exercise task may name several (`problems: [...]` in YAML): the first
+    # is `problem` / `exercise`, the others are here; the task is done when all are.
+    also_problems = models.ManyToManyField(Problem, blank=True, related_name="+")
+    also_exercises = models.ManyToManyField(ExerciseStatement, blank=True, related_name="+")
     retired = models.BooleanField(default=False)
 
     class Meta:
@@ -298,3 +310,9 @@ class ReviewTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def named_problems(self) -> list[Problem]:
+        return ([self.problem] if self.problem else []) + list(self.also_problems.all())
+
+    def named_exercises(self) -> list[ExerciseStatement]:
+        return ([self.exercise] if self.exercise else []) + list(self.also_exercises.all())

@@ -1,4 +1,5 @@
-// Keyboard for the answer card: 1-4 change the rating after answering, Space reveals a
+// Keyboard for the answer card: 1-4 pick an option before answering a multiple choice
+// and change the rating after answering, Space reveals a
 // free-text model answer, Enter submits (or goes to the next card after feedback).
 // Everything here is a shortcut for a button that works without JavaScript.
 (function () {
@@ -14,6 +15,16 @@
     if (rerate && /^[1-4]$/.test(event.key) && !typing(event.target)) {
       var button = rerate.querySelector('button[data-key="' + event.key + '"]');
       if (button) { event.preventDefault(); button.click(); }
+      return;
+    }
+    // Before answering, 1-9 pick the option with that number (toggle for "all that apply").
+    if (!rerate && /^[1-9]$/.test(event.key) && !typing(event.target)) {
+      var option = card.querySelector('input[data-option-key="' + event.key + '"]');
+      if (option) {
+        event.preventDefault();
+        option.checked = option.type === "checkbox" ? !option.checked : true;
+        option.focus();
+      }
       return;
     }
     // Enter in a text box already submits its form; on a button or link it already acts.

@@ -328,7 +328,7 @@ def test_real_paper_discussion_flags_overfitting_on_the_plot_question():
     mock_services.mock_submit(attempt=attempt, now=at(300))
     summary = mock_services.mock_review_rows(attempt=attempt)
     first = summary.rows[0]
-    assert [t.phrase for t in first.traps] == ["overfitting"]
+    assert [t.phrase for t in first.traps] == ["is overfitting"]
     assert "overfitting would lower it" in first.traps[0].why
     ticked = [r.point.text for r in first.rubric if r.ticked]
     assert any(text.startswith("Points out that the training error") for text in ticked)

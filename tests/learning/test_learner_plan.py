@@ -132,16 +132,18 @@ def test_manual_task_needs_its_day_to_have_come():
     assert completion.how == "manual"
 
 
-def test_exercise_mock_and_problem_tick_their_tasks_once_their_day_has_come():
+def test_exercise_mock_and_problem_tick_their_tasks_and_work_done_early_counts():
     content = make_content()
     user = make_user()
     plan = services.plan_start(user=user, chapter=content.chapter, now=T0)
+    # Passed on Day 1: ticks the earliest later task that names it (Day 3), not Day 21.
     services.plan_record_exercise_passed(user=user, exercise_slug="basic-block", now=day(1))
-    assert not TaskCompletion.objects.filter(plan=plan).exists()
+    done = set(TaskCompletion.objects.filter(plan=plan).values_list("task__slug", flat=True))
+    assert done == {"d3-exercise"}
     services.plan_record_exercise_passed(user=user, exercise_slug="basic-block", now=day(3))
-    assert TaskCompletion.objects.filter(plan=plan, task=content.tasks["d3-exercise"]).exists()
-    assert not TaskCompletion.objects.filter(plan=plan, task=content.tasks["d21-exercise"]).exists()
-    services.plan_record_mock_finished(user=user, mock_slug="rapid-fire", now=day(14))
+    assert TaskCompletion.objects.filter(plan=plan, task=content.tasks["d21-exercise"]).exists()
+    # A mock finished on Day 0 ticks the Day 14 mock task.
+    services.plan_record_mock_finished(user=user, mock_slug="rapid-fire", now=day(0, 5))
     assert TaskCompletion.objects.filter(plan=plan, task=content.tasks["d14-mock"]).exists()
     services.problem_mark_solved(user=user, problem=content.problem, hints_seen=2, now=day(7))
     done = set(TaskCompletion.objects.filter(plan=plan).values_list("task__slug", flat=True))

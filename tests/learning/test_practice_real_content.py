@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from learning import selectors
 from learning.models import ReviewLogEntry
 from quizbank.grading_answers import format_number
 from quizbank.models import Chapter, Item
@@ -28,10 +29,8 @@ def test_every_real_card_renders_and_accepts_its_answer(client, bank):
     client.force_login(make_user())
     items = list(Item.objects.filter(chapter=bank, retired=False).select_related("part"))
     assert len(items) >= 50
-    positions: dict[str, int] = {}
     for item in items:
-        index = positions.get(item.part.slug, 0)
-        positions[item.part.slug] = index + 1
+        index = selectors.practice_items(part=item.part).index(item)
         page = client.get(reverse("practice-part", args=[item.part.slug]) + f"?n={index}")
         assert page.status_code == 200
         assert f'action="{reverse("item-answer", args=[item.pk])}"' in page.content.decode(), (

@@ -57,6 +57,43 @@ BAD_RUBRIC = [{"text": f"point {n}", "keywords": ["x"]} for n in range(7)]
 # (id, change, file, entry label, field, message)
 CASES = [
     (
+        "task-with-problem-and-problems",
+        file_edit(
+            "plan.yaml",
+            lambda d: next(
+                t for day in d["days"] for t in day["tasks"] if t["kind"] == "problem"
+            ).update(problems=["bottleneck-cost"]),
+        ),
+        "plan.yaml",
+        "day '0'",
+        "tasks[1].problems",
+        "either problem or problems",
+    ),
+    (
+        "accepted-order-not-a-permutation",
+        item_edit("basic-block-order", set_(accepted_orders=[[1, 1, 2]])),
+        BLOCKS,
+        "item 'basic-block-order'",
+        "accepted_orders",
+        "each the positions 1 to",
+    ),
+    (
+        "item-without-difficulty",
+        item_edit("why-identity", pop("difficulty")),
+        BLOCKS,
+        "item 'why-identity'",
+        "difficulty",
+        "missing or not 1, 2 or 3",
+    ),
+    (
+        "difficulty-out-of-range",
+        item_edit("basic-block-params", set_(difficulty=5)),
+        BLOCKS,
+        "item 'basic-block-params'",
+        "difficulty",
+        "missing or not 1, 2 or 3",
+    ),
+    (
         "unknown-kind",
         item_edit("why-identity", set_(kind="essay")),
         BLOCKS,
