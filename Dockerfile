@@ -11,6 +11,7 @@ COPY learning learning
 COPY interviews interviews
 COPY grading grading
 COPY sandbox sandbox
+COPY lab lab
 RUN pip install --no-cache-dir . 
 COPY manage.py ./
 COPY templates templates

@@ -16,6 +16,7 @@
 | SANDBOX_CGROUP_PARENT | (none) | bubblewrap: a cgroup v2 folder with memory and pids (read by sandbox/) |
 | SANDBOX_WALL_S / SANDBOX_MEMORY_MB / SANDBOX_PIDS / SANDBOX_CPUS | 20 / 1024 / 64 / 1 | per-job limits |
 | SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |
+| LAB_WALL_S / LAB_MEMORY_MB | 240 / 2048 | limits of one lab run in the sandbox |
 | GRADING_GPU | 0 | 1 sends GPU exercises to the grade.gpu queue's workers |
 """
 
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "grading",
     "learning",
     "interviews",
+    "lab",
 ]
 
 MIDDLEWARE = [
@@ -196,3 +198,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# The lab (issue 13): a learner's block trained deep in the sandbox, with its own limits.
+LAB_WALL_S = float(os.environ.get("LAB_WALL_S", "240"))
+LAB_MEMORY_MB = int(os.environ.get("LAB_MEMORY_MB", "2048"))

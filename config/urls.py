@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("mock/", include("interviews.urls")),
+    path("lab/", include("lab.urls")),
     path("", include("grading.urls")),
     path("", include("learning.urls")),
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["config", "quizbank", "accounts", "learning", "interviews", "grading", "sandbox"]
+PACKAGES = ["config", "quizbank", "accounts", "learning", "interviews", "grading", "sandbox", "lab"]
 
 # What each app may import of ours (besides itself). `config` wires everything together.
 ALLOWED = {
@@ -22,6 +22,7 @@ ALLOWED = {
     "grading": {"config", "quizbank", "accounts", "sandbox"},
     "learning": {"quizbank", "accounts", "grading"},
     "interviews": {"quizbank", "accounts", "learning"},
+    "lab": {"config", "accounts", "grading", "sandbox"},
 }
 # The only grading modules learning may import: the signals grading sends.
 LEARNING_SEES_OF_GRADING = {"grading.events"}

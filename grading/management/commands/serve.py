@@ -32,7 +32,7 @@ class Command(BaseCommand):
             web = [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
         worker = [
             python, "-m", "celery", "-A", "config", "worker",
-            "-Q", "grade.cpu,grade.gpu", "--concurrency", "1", "--loglevel", "INFO",
+            "-Q", "grade.cpu,grade.gpu,lab.cpu", "--concurrency", "1", "--loglevel", "INFO",
             # Embedded beat (one worker only): the sweeper re-enqueues stuck submissions.
             "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
         ]  # fmt: skip

@@ -1,0 +1,131 @@
+"""The lab: the learner's block stacked deep, run in the real sandbox, curves stored.
+
+The claims the page makes are checked on our reference block at the CPU defaults (run
+in-process through the same harness code, to keep CI short); runs of learners' code go
+through the Docker sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from django.urls import reverse
+
+from grading.models import Submission
+from lab import services
+from lab.models import LabRun
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = (ROOT / "grading/exercises/basic_block/reference.py").read_text()
+DETACHED = (ROOT / "tests/grading/variants/basic_block/wrong_detached_skip.py").read_text()
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location("lab_harness", services.HARNESS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_at_the_cpu_defaults_the_reference_block_shows_what_the_page_claims():
+    from grading.exercises.basic_block.reference import BasicBlock
+
+    torch.set_num_threads(1)
+    settings = {**services.lab_defaults(), "seed": 1, "classes": 10}
+    result = _harness().run_lab(BasicBlock, services.digits(), settings)
+    found = services.findings(result)
+    assert found["depths"] == [8, 20]
+    # The deeper plain network trains worse; the deeper residual one does not.
+    assert found["degradation"] is True, found
+    # Gradient norms spread across a plain network's blocks more as it deepens.
+    assert found["gradients"] is True, found
+
+
+def test_findings_say_nothing_when_a_network_failed():
+    result = {"networks": [
+        {"kind": "plain", "layers": 8, "error": "", "grad_norms": [1.0], "train_loss": [0.1]},
+        {"kind": "residual", "layers": 8, "error": "RuntimeError: x", "grad_norms": [],
+         "train_loss": []},
+    ]}  # fmt: skip
+    found = services.findings(result)
+    assert found["degradation"] is None and found["gradients"] is None
+
+
+@pytest.mark.docker
+def test_a_lab_in_the_sandbox_is_deterministic_for_a_seed(sandbox_image):
+    config = {"ns": [1], "steps": 20, "batch": 32, "lr": 0.05, "every": 5, "seed": 3}
+    first, problem, _ = services.lab_execute(
+        code=REFERENCE, exercise="basic-block", settings_=config, backend="docker",
+        image=sandbox_image,
+    )  # fmt: skip
+    assert first is not None, problem
+    second, problem, _ = services.lab_execute(
+        code=REFERENCE, exercise="basic-block", settings_=config, backend="docker",
+        image=sandbox_image,
+    )  # fmt: skip
+    assert second is not None, problem
+    assert [n["kind"] for n in first["networks"]] == ["plain", "residual"]
+    for a, b in zip(first["networks"], second["networks"], strict=True):
+        assert a["train_loss"] == b["train_loss"] and a["grad_norms"] == b["grad_norms"]
+        assert len(a["train_loss"]) == 4 and len(a["grad_norms"]) == 3
+
+
+@pytest.mark.docker
+def test_a_wrong_block_still_runs_and_a_broken_one_says_why(sandbox_image):
+    config = {"ns": [1], "steps": 10, "batch": 32, "lr": 0.05, "every": 5, "seed": 3}
+    result, problem, _ = services.lab_execute(
+        code=DETACHED, exercise="basic-block", settings_=config, backend="docker",
+        image=sandbox_image,
+    )  # fmt: skip
+    assert result is not None, problem
+    assert all(not n["error"] and n["train_loss"] for n in result["networks"])
+    broken, problem, _ = services.lab_execute(
+        code="raise ImportError('nope')\n", exercise="basic-block", settings_=config,
+        backend="docker", image=sandbox_image,
+    )  # fmt: skip
+    assert broken is None and "ImportError: nope" in problem
+
+
+@pytest.mark.django_db
+def test_the_lab_needs_a_passing_submission_and_runs_one_at_a_time(client, django_user_model):
+    user = django_user_model.objects.create_user(username="labber", password="lab-pass-123")
+    client.force_login(user)
+    panel = client.get(reverse("lab-panel", args=["basic-block"])).content.decode()
+    assert "Pass the graded tests" in panel
+    with pytest.raises(services.LabRefused, match="Pass the graded tests"):
+        services.lab_start(user=user, exercise="basic-block", enqueue=False)
+    Submission.objects.create(user=user, exercise="basic-block", code=REFERENCE,
+                              kind="submit", status="passed")  # fmt: skip
+    run = services.lab_start(user=user, exercise="basic-block", seed=5, enqueue=False)
+    assert run.status == "queued" and run.settings["seed"] == 5 and run.code == REFERENCE
+    with pytest.raises(services.LabRefused, match="already running"):
+        services.lab_start(user=user, exercise="basic-block", enqueue=False)
+    assert client.get(reverse("lab-panel", args=["se-block"])).status_code == 404
+    assert services.lab_cancel(user=user, run_id=run.pk)
+    assert LabRun.objects.get(pk=run.pk).status == "cancelled"
+
+
+@pytest.mark.django_db
+@pytest.mark.docker
+def test_the_worker_stores_a_run_and_the_panel_draws_it(client, django_user_model, settings,
+                                                        sandbox_image):  # fmt: skip
+    settings.SANDBOX_BACKEND, settings.SANDBOX_IMAGE = "docker", sandbox_image
+    user = django_user_model.objects.create_user(username="labber2", password="lab-pass-123")
+    client.force_login(user)
+    Submission.objects.create(user=user, exercise="basic-block", code=REFERENCE,
+                              kind="submit", status="passed")  # fmt: skip
+    run = services.lab_start(user=user, exercise="basic-block", seed=2, enqueue=False)
+    LabRun.objects.filter(pk=run.pk).update(
+        settings={"ns": [1], "steps": 10, "batch": 32, "lr": 0.05, "every": 5, "seed": 2}
+    )
+    done = services.lab_run(run_id=run.pk)
+    assert done.status == "done", done.detail
+    assert services.lab_run(run_id=run.pk) is None  # claimed once only
+    panel = client.get(reverse("lab-panel", args=["basic-block"])).content.decode()
+    assert 'id="lab-data"' in panel and 'id="lab-loss"' in panel
+    assert "plain, 8 layers" in panel and "residual, 8 layers" in panel
+    # One depth only: the page does not claim degradation it could not show.
+    assert "cannot say whether depth hurt" in panel
