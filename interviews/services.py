@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.services import profile_get_or_create
 from interviews.models import MockAnswer, MockAttempt
 from learning import services
-from quizbank.grading_answers import free_text_hints
+from learning.answers import free_text_hints
 from quizbank.models import Item, MockScript, MockStep, RubricPoint
 
 # An autosave sent a moment before the deadline arrives a moment after it; the browser

@@ -13,9 +13,9 @@ import genanki
 from icalendar import Calendar, Event
 
 from learning import scheduling
+from learning.answers import expected_text
 from learning.models import LearnerPlan
 from learning.templatetags.learner_tags import render_markdown
-from quizbank.grading_answers import expected_text
 from quizbank.models import Chapter, Item, ReviewDay, ReviewTask
 from quizbank.shuffling import options_for
 
@@ -132,7 +132,7 @@ def _front(item: Item, *, user=None) -> str:
         front += "<ul>" + "".join(f"<li>{_html(c.text)}</li>" for c in options) + "</ul>"
     elif item.kind == Item.Kind.ORDERING:
         # The same fixed shuffle for everyone: the deck is not per learner.
-        from quizbank.grading_answers import ordering_shuffled
+        from learning.answers import ordering_shuffled
 
         steps = ordering_shuffled(item=item, seed="anki")
         front += "<ul>" + "".join(f"<li>{html.escape(c.text)}</li>" for c in steps) + "</ul>"

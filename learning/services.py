@@ -14,6 +14,7 @@ from fsrs import Rating
 
 from accounts.services import profile_get_or_create
 from learning import scheduling
+from learning.answers import Checked
 from learning.models import (
     LearnerCard,
     LearnerPlan,
@@ -23,7 +24,6 @@ from learning.models import (
     SkillRatingSnapshot,
     TaskCompletion,
 )
-from quizbank.grading_answers import Checked
 from quizbank.models import Chapter, Item, Problem, ReviewTask, Skill
 
 # --- learner: self-assessment, plan, reviews --------------------------------------------

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_POST
 from fsrs import Rating
 
 from learning import exports, selectors, services
-from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, SkillRatingSnapshot
-from quizbank.grading_answers import (
+from learning.answers import (
     CERTAINTY_LABELS,
     Certainty,
     check_free_text,
@@ -28,6 +27,7 @@ from quizbank.grading_answers import (
     free_text_hints,
     ordering_shuffled,
 )
+from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, SkillRatingSnapshot
 from quizbank.models import Item, Part, Problem, ReviewTask, Skill
 from quizbank.shuffling import options_for
 

@@ -29,9 +29,9 @@ def test_learner_history_is_listed_for_staff_but_cannot_be_edited(admin_client, 
     from interviews import services as mock_services
     from interviews.models import MockAttempt
     from learning import services
+    from learning.answers import Checked
     from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, SkillRatingSnapshot
     from learning.scheduling import Rating
-    from quizbank.grading_answers import Checked
 
     user = User.objects.create_user("learner")
     chapter = Chapter.objects.get()

@@ -8,8 +8,8 @@ import pytest
 from fsrs import Card, Rating, Scheduler
 
 from learning import selectors, services
+from learning.answers import Checked
 from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, TaskCompletion
-from quizbank.grading_answers import Checked
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db

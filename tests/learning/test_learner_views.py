@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from learning import services
+from learning.answers import Checked
 from learning.models import (
     LearnerCard,
     LearnerPlan,
@@ -18,7 +19,6 @@ from learning.models import (
     SkillRatingSnapshot,
     TaskCompletion,
 )
-from quizbank.grading_answers import Checked
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = pytest.mark.django_db

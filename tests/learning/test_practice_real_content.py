@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from learning import selectors
+from learning.answers import format_number
 from learning.models import ReviewLogEntry
-from quizbank.grading_answers import format_number
 from quizbank.models import Chapter, Item
 from tests.learning.factories_learner import make_user
 

@@ -10,7 +10,7 @@ import pytest
 from fsrs import Rating
 
 from learning import selectors, services
-from quizbank.grading_answers import Checked
+from learning.answers import Checked
 from quizbank.models import Chapter, Item, ReviewDay, Skill
 from tests.learning.factories_learner import make_content, make_user
 

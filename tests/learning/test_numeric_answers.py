@@ -10,8 +10,8 @@ import time
 import pytest
 from django.urls import reverse
 
+from learning.answers import Certainty, check_numeric
 from learning.models import ReviewLogEntry
-from quizbank.grading_answers import Certainty, check_numeric
 from quizbank.models import Chapter, Item
 from quizbank.numbers import NumberFormatError, read_number
 from tests.learning.factories_learner import make_content, make_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fsrs import Rating
 
-from quizbank.grading_answers import (
+from learning.answers import (
     Certainty,
     NumberFormatError,
     check_free_text,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from quizbank.grading_answers import free_text_hints
+from learning.answers import free_text_hints
 from quizbank.models import Chapter, Item, RubricPoint
 from tests.learning.factories_learner import make_content
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from quizbank.grading_answers import Certainty, check_ordering
+from learning.answers import Certainty, check_ordering
 from quizbank.models import Chapter, Item
 
 pytestmark = pytest.mark.django_db
