@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import SignUpForm, TimeZoneForm
+from accounts.limits import RateLimited, client_ip, rate_hit
 from accounts.services import profile_get_or_create, profile_set_time_zone
 
 
@@ -21,6 +22,14 @@ def signup(request):
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            # Counted per address, only for sign-ups that would succeed.
+            rate_hit(scope="signup", key=client_ip(request))
+        except RateLimited as exc:
+            form.add_error(None, f"No account was made. {exc}")
+            response = render(request, "accounts/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         with transaction.atomic():
             user = form.save()
             profile_set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
@@ -56,6 +65,13 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             ):
                 messages.success(request, "Token revoked.")
             return redirect("api-tokens")
+        try:
+            rate_hit(scope="token_create", key=str(request.user.pk))
+        except RateLimited as exc:
+            messages.error(request, f"No token was made. {exc}")
+            response = redirect("api-tokens")
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         _token, new_key = services.api_token_create(
             user=request.user, name=request.POST.get("name", "")
         )

@@ -16,12 +16,17 @@
 | SANDBOX_WALL_S / SANDBOX_MEMORY_MB / SANDBOX_PIDS / SANDBOX_CPUS | 20 / 1024 / 64 / 1 | per-job limits |
 | SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |
 | GRADING_GPU | 0 | 1 sends GPU exercises to the grade.gpu queue's workers |
+| GRADING_MAX_ACTIVE | 3 | submissions one learner may have queued or running at once |
+| RATE_MOCK_STARTS / RATE_TOKEN_CREATES / RATE_SIGNUPS | 10/hour / 10/hour / 5/hour | per learner (sign-ups: per address) |
+| LOGIN_FAILURE_LIMIT / LOGIN_COOLOFF_MINUTES | 5 / 15 | wrong passwords for one name from one address, then locked out |
+| CACHE_URL | (none: memory of each process) | e.g. redis://127.0.0.1:6379/1, so rate limits hold across processes |
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,6 +73,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Serves the API docs page with the swagger files bundled in the package (no CDN).
     "ninja",
+    # Counts failed log-ins and locks out after LOGIN_FAILURE_LIMIT of them.
+    "axes",
     "quizbank",
     "accounts",
     "grading",
@@ -84,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its docs ask: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,6 +131,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out name is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -153,6 +167,34 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not os.environ.get("CACHE_URL")
+    else {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["CACHE_URL"],
+    }
+}
+
+# --- Limits on what one person may do ----------------------------------------------
+# A handful of runs in flight is enough to compare variants; more only fills the queue
+# for everyone else (each may hold a worker for SANDBOX_WALL_S plus start-up).
+GRADING_MAX_ACTIVE = int(os.environ.get("GRADING_MAX_ACTIVE", "3"))
+# Rates as count/window (accounts.limits.rate_parse): a learner restarting a mock now
+# and then, making a token per machine, a household signing up, all stay well inside.
+RATE_LIMITS = {
+    "mock_start": os.environ.get("RATE_MOCK_STARTS", "10/hour"),
+    "token_create": os.environ.get("RATE_TOKEN_CREATES", "10/hour"),
+    "signup": os.environ.get("RATE_SIGNUPS", "5/hour"),
+}
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+# One name from one address: a stranger elsewhere cannot lock a learner out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
 
 # --- Celery -------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

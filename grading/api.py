@@ -106,7 +106,7 @@ class Refused(Schema):
 
 @api.post(
     "/submissions",
-    response={201: SubmissionCreated, 422: Refused},
+    response={201: SubmissionCreated, 422: Refused, 429: Refused},
     summary="Submit code for grading (kind: submit for hidden tests, sample for sample tests)",
 )
 def submission_create(request: HttpRequest, payload: SubmissionIn):
@@ -114,6 +114,10 @@ def submission_create(request: HttpRequest, payload: SubmissionIn):
         submission = services.submission_create(
             user=request.auth, exercise=payload.exercise, code=payload.code, kind=payload.kind
         )
+    except services.SubmissionThrottled as exc:
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
     except services.SubmissionRefused as exc:
         return Status(422, {"detail": str(exc)})
     return Status(

@@ -86,6 +86,34 @@ class SubmissionRefused(ValueError):
     """The source cannot be graded as sent; `str(exc)` tells the learner why."""
 
 
+class SubmissionThrottled(SubmissionRefused):
+    """The learner already has GRADING_MAX_ACTIVE runs in flight; try after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _check_active_limit(*, user: AbstractBaseUser) -> None:
+    """Refuse a new run while the learner has GRADING_MAX_ACTIVE queued or running.
+
+    Called inside the creating transaction with the learner's row locked (Postgres), so
+    two requests at once cannot both take the last free place.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    active = Submission.objects.filter(
+        user=user, status__in=(Submission.Status.QUEUED, Submission.Status.RUNNING)
+    ).count()
+    limit = settings.GRADING_MAX_ACTIVE
+    if active >= limit:
+        raise SubmissionThrottled(
+            f"You already have {active} runs waiting or being graded (at most {limit} at "
+            "once). Wait for one to finish, then submit again.",
+            # One run ends within its wall limit once a worker has it.
+            retry_after_s=max(1, int(settings.SANDBOX_WALL_S)),
+        )
+
+
 def _engine() -> ModuleType:
     # Imported on use: the engine pulls torch, which the web process needs only here.
     from grading import engine
@@ -203,7 +231,12 @@ def submission_create(
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
 ) -> Submission:
-    """Validate and store a submission, and queue its grading once the row is committed."""
+    """Validate and store a submission, and queue its grading once the row is committed.
+
+    With `enqueue` (every learner-facing caller), at most GRADING_MAX_ACTIVE of the
+    learner's submissions may be queued or running: one more raises SubmissionThrottled.
+    The `grade` command grades in its own process (`enqueue=False`) and is not counted.
+    """
     if kind not in Submission.Kind.values:
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
@@ -213,6 +246,8 @@ def submission_create(
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
     now = timezone.now()
     with transaction.atomic():
+        if enqueue:
+            _check_active_limit(user=user)
         submission = Submission.objects.create(
             user=user,
             exercise=exercise,

@@ -153,12 +153,21 @@ def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
             user=request.user, exercise=slug, code=code, kind=kind
         )
     except services.SubmissionRefused as exc:
+        throttled = isinstance(exc, services.SubmissionThrottled)
         if is_htmx:
-            return render(request, "grading/_refused.html", {"reason": str(exc)})
+            response = render(request, "grading/_refused.html", {"reason": str(exc)})
+            if throttled:
+                response["Retry-After"] = str(exc.retry_after_s)
+            return response
         shown = code.decode("utf-8", "replace") if isinstance(code, bytes) else code
         context = _detail_context(request, slug, code=shown)
         context["refused"] = str(exc)
-        return render(request, "grading/exercise_detail.html", context, status=422)
+        response = render(
+            request, "grading/exercise_detail.html", context, status=429 if throttled else 422
+        )
+        if throttled:
+            response["Retry-After"] = str(exc.retry_after_s)
+        return response
     if is_htmx:
         return render(request, "grading/_verdict.html", {"current": submission, "fresh": True})
     url = reverse("exercise-detail", args=[slug])

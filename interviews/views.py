@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.limits import RateLimited, rate_hit
 from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
@@ -112,6 +113,13 @@ def mock_start(request, slug: str):
         messages.error(request, "Choose standard time, extra time or untimed.")
         return redirect("mock-list")
     factor, untimed = option
+    try:
+        rate_hit(scope="mock_start", key=str(request.user.pk))
+    except RateLimited as exc:
+        messages.error(request, f"No new mock started. {exc}")
+        response = redirect("mock-list")
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
     try:
         attempt = mock_services.mock_start(
             user=request.user, script=script, time_factor=factor, untimed=untimed

@@ -74,7 +74,8 @@ def test_login_logout_and_password_change(client):
     assert response.status_code == 302
     client.post(reverse("logout"))
     assert client.get(reverse("home")).status_code == 302
-    assert client.login(username="cy", password="new-Passphrase-88")
+    response = client.post(reverse("login"), {"username": "cy", "password": "new-Passphrase-88"})
+    assert response.status_code == 302
 
 
 @pytest.mark.django_db
