@@ -6,65 +6,21 @@ endpoint answers the verdict fragment, which polls itself every second until fin
 
 from __future__ import annotations
 
-import html
-import re
 import urllib.parse
-import xml.etree.ElementTree as etree
 
-import markdown
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
 
 from accounts import selectors as account_selectors
 from grading import selectors, services
 from grading.models import Submission
+from quizbank.rendering import markdown_to_html
 
-# --- Markdown with math, rendered safely ----------------------------------------------
-
-_MATH = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|(?<![\\$])\$[^$\n]+?\$", re.DOTALL)
-# A URL is kept when its scheme is one of these, or when it has none (no colon before
-# the first / ? #): that drops javascript:, data: and vbscript: links.
-_SAFE_URL = re.compile(r"^(?:(?:https?|mailto):|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
-
-
-class _DropUnsafeUrls(Treeprocessor):
-    def run(self, root: etree.Element) -> None:
-        for element in root.iter():
-            for attribute in ("href", "src"):
-                value = element.get(attribute)
-                if value is not None and not _SAFE_URL.match(value.strip()):
-                    del element.attrib[attribute]
-
-
-class _SafeMarkdown(Extension):
-    """No raw HTML (it is shown as text) and no javascript: or data: links."""
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - the library's name
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
-        md.treeprocessors.register(_DropUnsafeUrls(md), "drop_unsafe_urls", 0)
-
-
-def render_markdown(text: str) -> SafeString:
-    """Markdown to HTML; math is kept verbatim (escaped) for KaTeX to render in the page."""
-    spans: list[str] = []
-
-    def stash(match: re.Match[str]) -> str:
-        spans.append(match.group(0))
-        return f"MATHSPAN{len(spans) - 1}END"
-
-    protected = _MATH.sub(stash, text)
-    body = markdown.markdown(
-        protected, extensions=["fenced_code", "tables", "sane_lists", _SafeMarkdown()]
-    )
-    body = re.sub(r"MATHSPAN(\d+)END", lambda m: html.escape(spans[int(m.group(1))]), body)
-    return mark_safe(body)  # noqa: S308 - raw HTML was disabled above and math is escaped
+# The one sanitised renderer of every Markdown field (quizbank.rendering).
+render_markdown = markdown_to_html
 
 
 # --- exercise pages --------------------------------------------------------------------
