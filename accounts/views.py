@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import services
 from accounts.forms import SignUpForm, TimeZoneForm
 from accounts.limits import RateLimited, client_ip, rate_hit
+from accounts.params import small_int
 from accounts.services import profile_get_or_create, profile_set_time_zone
 
 
@@ -59,9 +60,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            token_id = request.POST.get("token", "")
-            if token_id.isdigit() and services.api_token_revoke(
-                user=request.user, token_id=int(token_id)
+            token_id = small_int(request.POST.get("token"))
+            if token_id is not None and services.api_token_revoke(
+                user=request.user, token_id=token_id
             ):
                 messages.success(request, "Token revoked.")
             return redirect("api-tokens")

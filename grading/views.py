@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
+from accounts.params import int_param
 from grading import selectors, services
 from grading.models import Submission
 from quizbank.rendering import markdown_to_html
@@ -59,9 +60,9 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
     statement_text = statement.statement if statement is not None else spec.statement
     attempts = list(selectors.submission_list_for(user=request.user, exercise=slug))
     current = None
-    wanted = request.GET.get("submission")
-    if wanted and wanted.isdigit():
-        current = selectors.submission_get_for(user=request.user, submission_id=int(wanted))
+    wanted = int_param(request.GET, "submission", default=0, maximum=2**63 - 1)
+    if wanted:
+        current = selectors.submission_get_for(user=request.user, submission_id=wanted)
         if current.exercise != slug:
             raise Http404("No such submission for this exercise.")
     elif attempts:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.limits import RateLimited, rate_hit
+from accounts.params import small_ints
 from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
@@ -243,7 +244,7 @@ def mock_review(request, attempt_id: int):
         return redirect("mock-attempt", attempt_id=attempt.pk)
     if request.method == "POST":
         ticks = {
-            step.pk: [int(v) for v in request.POST.getlist(f"tick-{step.pk}") if v.isdigit()]
+            step.pk: small_ints(request.POST.getlist(f"tick-{step.pk}"))
             for step in attempt.script.steps.all()
         }
         mock_services.mock_review(attempt=attempt, ticks=ticks)

@@ -108,6 +108,10 @@ class NumberFormatError(ValueError):
     pass
 
 
+# "25,557,032 multiply-adds" is 24; this bounds the digits int() and float() are given.
+MAX_NUMBER_CHARS = 60
+
+
 def parse_number(text: str, *, percent_unit: bool = False) -> float:
     """Read a number the way people write it: "25.6M", "25,557,032", "2.56e7", "5.9%",
     "1.5k", "2.56 x 10^7", "25.6 million".
@@ -119,6 +123,8 @@ def parse_number(text: str, *, percent_unit: bool = False) -> float:
     raw = text.strip()
     if not raw:
         raise NumberFormatError("no number given")
+    if len(raw) > MAX_NUMBER_CHARS:
+        raise NumberFormatError(f"a number is at most {MAX_NUMBER_CHARS} characters")
     s = raw.replace("\u2212", "-").replace("\u2009", "").replace("\u202f", "")
     s = re.sub(r"(?<=\d)[,_ ](?=\d{3}\b)", "", s)
     s = re.sub(r"(?<=\d)[,_ ](?=\d{3}[,_ ]?)", "", s)
@@ -129,7 +135,13 @@ def parse_number(text: str, *, percent_unit: bool = False) -> float:
             s = " ".join(words[:-1])
     power = _POWER.match(s)
     if power:
-        return float(power.group(1)) * 10 ** int(power.group(2))
+        try:
+            value = float(power.group(1)) * 10.0 ** int(power.group(2))
+        except OverflowError:
+            raise NumberFormatError(f"{raw!r} is too large a number") from None
+        if not math.isfinite(value):
+            raise NumberFormatError(f"{raw!r} is not a finite number")
+        return value
     plain = _PLAIN.match(s)
     if not plain:
         raise NumberFormatError(f"could not read {raw!r} as a number")
