@@ -48,7 +48,10 @@ CLAIM_SLACK_S = 30
 # A queued row not picked up within this window had its message lost (a broker restart,
 # a purged queue): the sweeper sends it again. A duplicate message is harmless.
 QUEUE_WINDOW = timedelta(minutes=5)
-CLI_USERNAME = "grade-cli"
+# The owner of `manage.py grade` runs. The colon is refused by Django's username
+# validator, which sign-up and the admin's user form use, so no learner can take this
+# name and read what an operator graded ("grade-cli", the old name, could be).
+CLI_USERNAME = "grading:cli"
 
 
 def no_sandbox_message(*, reason: str) -> str:
@@ -567,7 +570,10 @@ def submission_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def grading_cli_user() -> AbstractBaseUser:
-    """The inactive account that owns submissions made by `manage.py grade`."""
+    """The inactive account that owns submissions made by `manage.py grade`.
+
+    Its name is one sign-up cannot create (CLI_USERNAME); it has no usable password.
+    """
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
         username=CLI_USERNAME, defaults={"is_active": False}
