@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.parser import Parser
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
 from accounts import services as account_services
 from grading import selectors, services
@@ -44,6 +44,20 @@ class TokenAuth(HttpBearer):
         return account_services.api_token_authenticate(key=token)
 
 
+class LearnerSession(SessionAuth):
+    """A logged-in browser session; its CSRF token is checked only once there is one.
+
+    ninja's own session auth checks CSRF first, so a request with no credential at all
+    got 403 "CSRF check Failed" on POST and 401 on GET. Without a session there is
+    nothing to forge: every request with no valid credential now gets the same 401.
+    """
+
+    def __call__(self, request: HttpRequest):
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
 api = NinjaAPI(
     title="ResNet prep grading API",
     # ninja's Swagger page loads its JS from a CDN unless the app (with its vendored copy)
@@ -51,7 +65,7 @@ api = NinjaAPI(
     docs_url="/docs" if django_apps.is_installed("ninja") else None,
     version="1",
     urls_namespace="grading-api",
-    auth=[TokenAuth(), django_auth],
+    auth=[TokenAuth(), LearnerSession()],
     parser=StrictUtf8Parser(),
 )
 
