@@ -2,8 +2,9 @@
 
 | variable | default | meaning |
 |---|---|---|
-| DJANGO_DEBUG | 1 | 0 in production: secure cookies, HSTS, no debug pages |
-| DJANGO_SECRET_KEY | generated once into var/secret_key | required when DJANGO_DEBUG=0 |
+| DJANGO_DEBUG | 1 (`make run`: 0) | 0 in production: no debug pages |
+| DJANGO_HTTPS | the opposite of DJANGO_DEBUG (`make run`: 0) | 1: secure cookies, HSTS, redirect to https |
+| DJANGO_SECRET_KEY | generated once into var/secret_key | required when DJANGO_HTTPS=1 |
 | DJANGO_ALLOWED_HOSTS | 127.0.0.1,localhost | comma separated |
 | DJANGO_CSRF_TRUSTED_ORIGINS | (none) | comma separated, e.g. https://prep.example.org |
 | DATABASE_URL | sqlite:///var/db.sqlite3 | e.g. postgres://user@127.0.0.1:5432/resnet |
@@ -19,6 +20,7 @@
 | GRADING_MAX_ACTIVE | 3 | submissions one learner may have queued or running at once |
 | RATE_MOCK_STARTS / RATE_TOKEN_CREATES / RATE_SIGNUPS | 10/hour / 10/hour / 5/hour | per learner (sign-ups: per address) |
 | LOGIN_FAILURE_LIMIT / LOGIN_COOLOFF_MINUTES | 5 / 15 | wrong passwords for one name from one address, then locked out |
+| API_TOKEN_DAYS | 90 | an API token stops working this many days after it is made; 0: never |
 | CACHE_URL | (none: memory of each process) | e.g. redis://127.0.0.1:6379/1, so rate limits hold across processes |
 """
 
@@ -58,9 +60,13 @@ def _local_secret_key() -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (_local_secret_key() if DEBUG else "")
+# Served over HTTPS (production): secure cookies, HSTS, redirect to https, and a secret
+# key that must be given. `make run` serves plain HTTP on this machine with DEBUG off
+# (DJANGO_HTTPS=0), so a mistyped URL shows our 404 page, not Django's URL list.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ("" if HTTPS else _local_secret_key())
 if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0 (or DJANGO_HTTPS=1)")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
@@ -157,11 +163,11 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "config.storage.StaticStorage"
     },
 }
 
-if not DEBUG:
+if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
@@ -210,6 +216,8 @@ RATE_LIMITS = {
     "token_create": os.environ.get("RATE_TOKEN_CREATES", "10/hour"),
     "signup": os.environ.get("RATE_SIGNUPS", "5/hour"),
 }
+# A lost token stops working by itself; a learner makes a new one in a click.
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
 # One name from one address: a stranger elsewhere cannot lock a learner out.

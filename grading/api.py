@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from django.apps import apps as django_apps
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
@@ -73,6 +74,8 @@ api = NinjaAPI(
     urls_namespace="grading-api",
     auth=[TokenAuth(), LearnerSession()],
     parser=StrictUtf8Parser(),
+    # The docs page and schema are for learners who use the API; strangers get a log-in.
+    docs_decorator=login_required,
 )
 
 

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def schema(client):
-    response = client.get("/api/openapi.json")
+def schema(django_user_model):
+    reader = Client()
+    reader.force_login(django_user_model.objects.create_user(username="schema-reader"))
+    response = reader.get("/api/openapi.json")
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
