@@ -14,10 +14,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# DEBUG is off unless DJANGO_DEBUG=1 is given (a learner who mistypes a URL sees our 404
+# page, not Django's list of URLs); plain HTTP on this machine, so no HTTPS redirect.
+RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-0} DJANGO_HTTPS=$${DJANGO_HTTPS:-0}
+
 run: $(STAMP)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_quizbank
-	$(PY) manage.py serve
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_quizbank
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(RUN_ENV) $(PY) manage.py serve
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -35,6 +35,9 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="refused from then on; empty: never (API_TOKEN_DAYS=0)"
+    )
 
     class Meta:
         db_table = "grading_apitoken"

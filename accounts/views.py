@@ -9,10 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts import services
 from accounts.forms import SignUpForm, TimeZoneForm
+from accounts.limits import RateLimited, client_ip, rate_hit
+from accounts.params import small_int
 from accounts.services import profile_get_or_create, profile_set_time_zone
 
 
@@ -21,6 +24,14 @@ def signup(request):
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            # Counted per address, only for sign-ups that would succeed.
+            rate_hit(scope="signup", key=client_ip(request))
+        except RateLimited as exc:
+            form.add_error(None, f"No account was made. {exc}")
+            response = render(request, "accounts/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         with transaction.atomic():
             user = form.save()
             profile_set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
@@ -50,17 +61,24 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
-            token_id = request.POST.get("token", "")
-            if token_id.isdigit() and services.api_token_revoke(
-                user=request.user, token_id=int(token_id)
+            token_id = small_int(request.POST.get("token"))
+            if token_id is not None and services.api_token_revoke(
+                user=request.user, token_id=token_id
             ):
                 messages.success(request, "Token revoked.")
             return redirect("api-tokens")
+        try:
+            rate_hit(scope="token_create", key=str(request.user.pk))
+        except RateLimited as exc:
+            messages.error(request, f"No token was made. {exc}")
+            response = redirect("api-tokens")
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         _token, new_key = services.api_token_create(
             user=request.user, name=request.POST.get("name", "")
         )
     return render(
         request,
         "accounts/api_tokens.html",
-        {"tokens": request.user.api_tokens.all(), "new_key": new_key},
+        {"tokens": request.user.api_tokens.all(), "new_key": new_key, "now": timezone.now()},
     )

@@ -1,7 +1,13 @@
-"""/healthz: the state of the database, the broker and the sandbox backend."""
+"""/healthz: the state of the database, the broker and the sandbox backend.
+
+The details (engine names, broker transport, sandbox image, error texts) are shown to
+staff and to requests from this machine (a probe, an operator's curl); anyone else gets
+only `{"ok": ...}` and the status code, which is all a load balancer needs.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 
@@ -46,9 +52,22 @@ def _check_sandbox() -> dict[str, Any]:
     return backend_status(preference=settings.SANDBOX_BACKEND, image=settings.SANDBOX_IMAGE or None)
 
 
+def _may_see_details(request) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
 @never_cache
 def healthz(request):
     database = _check_database()
+    if not _may_see_details(request):
+        ok = database["ok"]
+        return JsonResponse({"ok": ok}, status=200 if ok else 503)
     body = {
         "database": database,
         "broker": _check_broker(),

@@ -2,8 +2,9 @@
 
 | variable | default | meaning |
 |---|---|---|
-| DJANGO_DEBUG | 1 | 0 in production: secure cookies, HSTS, no debug pages |
-| DJANGO_SECRET_KEY | generated once into var/secret_key | required when DJANGO_DEBUG=0 |
+| DJANGO_DEBUG | 1 (`make run`: 0) | 0 in production: no debug pages |
+| DJANGO_HTTPS | the opposite of DJANGO_DEBUG (`make run`: 0) | 1: secure cookies, HSTS, redirect to https |
+| DJANGO_SECRET_KEY | generated once into var/secret_key | required when DJANGO_HTTPS=1 |
 | DJANGO_ALLOWED_HOSTS | 127.0.0.1,localhost | comma separated |
 | DJANGO_CSRF_TRUSTED_ORIGINS | (none) | comma separated, e.g. https://prep.example.org |
 | DATABASE_URL | sqlite:///var/db.sqlite3 | e.g. postgres://user@127.0.0.1:5432/resnet |
@@ -18,15 +19,22 @@
 | SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |
 | LAB_WALL_S / LAB_MEMORY_MB | 240 / 2048 | limits of one lab run in the sandbox |
 | GRADING_GPU | 0 | 1 sends GPU exercises to the grade.gpu queue's workers |
+| GRADING_MAX_ACTIVE | 3 | submissions one learner may have queued or running at once |
+| RATE_MOCK_STARTS / RATE_TOKEN_CREATES / RATE_SIGNUPS | 10/hour / 10/hour / 5/hour | per learner (sign-ups: per address) |
+| LOGIN_FAILURE_LIMIT / LOGIN_COOLOFF_MINUTES | 5 / 15 | wrong passwords for one name from one address, then locked out |
+| API_TOKEN_DAYS | 90 | an API token stops working this many days after it is made; 0: never |
+| CACHE_URL | (none: memory of each process) | e.g. redis://127.0.0.1:6379/1, so rate limits hold across processes |
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -54,9 +62,13 @@ def _local_secret_key() -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (_local_secret_key() if DEBUG else "")
+# Served over HTTPS (production): secure cookies, HSTS, redirect to https, and a secret
+# key that must be given. `make run` serves plain HTTP on this machine with DEBUG off
+# (DJANGO_HTTPS=0), so a mistyped URL shows our 404 page, not Django's URL list.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ("" if HTTPS else _local_secret_key())
 if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0 (or DJANGO_HTTPS=1)")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
@@ -70,6 +82,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Serves the API docs page with the swagger files bundled in the package (no CDN).
     "ninja",
+    # Counts failed log-ins and locks out after LOGIN_FAILURE_LIMIT of them.
+    "axes",
     "quizbank",
     "accounts",
     "grading",
@@ -87,6 +101,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as its docs ask: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,6 +142,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out name is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -144,11 +166,11 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "config.storage.StaticStorage"
     },
 }
 
-if not DEBUG:
+if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
@@ -156,6 +178,56 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Only our own files run or style a page: no inline script, handler or <style>, no CDN.
+# KaTeX's fonts are files under static/; it sizes its output through the DOM's style
+# objects, which a policy does not restrict. Scripts read data from json_script blocks.
+# CodeMirror writes its theme into a <style> element: the exercise page hands it this
+# response's nonce (a page that asks for none gets no nonce in its header).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not os.environ.get("CACHE_URL")
+    else {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["CACHE_URL"],
+    }
+}
+
+# --- Limits on what one person may do ----------------------------------------------
+# A handful of runs in flight is enough to compare variants; more only fills the queue
+# for everyone else (each may hold a worker for SANDBOX_WALL_S plus start-up).
+GRADING_MAX_ACTIVE = int(os.environ.get("GRADING_MAX_ACTIVE", "3"))
+# Rates as count/window (accounts.limits.rate_parse): a learner restarting a mock now
+# and then, making a token per machine, a household signing up, all stay well inside.
+RATE_LIMITS = {
+    "mock_start": os.environ.get("RATE_MOCK_STARTS", "10/hour"),
+    "token_create": os.environ.get("RATE_TOKEN_CREATES", "10/hour"),
+    "signup": os.environ.get("RATE_SIGNUPS", "5/hour"),
+}
+# A lost token stops working by itself; a learner makes a new one in a click.
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+# One name from one address: a stranger elsewhere cannot lock a learner out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
 
 # --- Celery -------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"

@@ -12,3 +12,6 @@ urlpatterns = [
     path("", include("grading.urls")),
     path("", include("learning.urls")),
 ]
+
+handler400 = "config.errors.bad_request"
+handler404 = "config.errors.not_found"

@@ -2,19 +2,26 @@
 
 A learner sees only their own submissions: another learner's id answers 404, the same
 as an id that does not exist, so ids reveal nothing.
+
+Every answer is in the OpenAPI schema (/api/openapi.json), and every error, whatever
+raised it, has one shape: `{"detail": "<a sentence>"}`, with `errors` (one entry per
+field) added to a 422. tests/grading/test_api_contract.py checks each answer against
+the schema.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from enum import StrEnum
 
 from django.apps import apps as django_apps
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
 from accounts import services as account_services
 from grading import selectors, services
@@ -44,6 +51,20 @@ class TokenAuth(HttpBearer):
         return account_services.api_token_authenticate(key=token)
 
 
+class LearnerSession(SessionAuth):
+    """A logged-in browser session; its CSRF token is checked only once there is one.
+
+    ninja's own session auth checks CSRF first, so a request with no credential at all
+    got 403 "CSRF check Failed" on POST and 401 on GET. Without a session there is
+    nothing to forge: every request with no valid credential now gets the same 401.
+    """
+
+    def __call__(self, request: HttpRequest):
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
 api = NinjaAPI(
     title="ResNet prep grading API",
     # ninja's Swagger page loads its JS from a CDN unless the app (with its vendored copy)
@@ -51,8 +72,10 @@ api = NinjaAPI(
     docs_url="/docs" if django_apps.is_installed("ninja") else None,
     version="1",
     urls_namespace="grading-api",
-    auth=[TokenAuth(), django_auth],
+    auth=[TokenAuth(), LearnerSession()],
     parser=StrictUtf8Parser(),
+    # The docs page and schema are for learners who use the API; strangers get a log-in.
+    docs_decorator=login_required,
 )
 
 
@@ -60,18 +83,38 @@ api = NinjaAPI(
 def http_error(request: HttpRequest, exc: HttpError):
     if isinstance(exc.__cause__, BodyNotUtf8):
         return api.create_response(request, {"detail": str(exc.__cause__)}, status=400)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        detail = "The request body is not valid JSON. Nothing was queued."
+        return api.create_response(request, {"detail": detail}, status=400)
     return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
+
+
+def _where(error: dict) -> str:
+    # ("body", "payload", "code") -> "code"; ("path", "submission_id") -> "submission_id"
+    parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "payload", "path")]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError):
+    errors = [{"field": _where(e), "message": str(e.get("msg", ""))} for e in exc.errors]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request."
+    return api.create_response(request, {"detail": detail, "errors": errors}, status=422)
+
+
+SubmissionKind = StrEnum("SubmissionKind", {v.upper(): v for v in Submission.Kind.values})
+SubmissionStatus = StrEnum("SubmissionStatus", {v.upper(): v for v in Submission.Status.values})
 
 
 class SubmissionIn(Schema):
     exercise: str
     code: str
-    kind: str = Submission.Kind.SUBMIT
+    kind: SubmissionKind = SubmissionKind(Submission.Kind.SUBMIT)
 
 
 class SubmissionCreated(Schema):
     id: int
-    status: str
+    status: SubmissionStatus
     url: str
 
 
@@ -85,8 +128,8 @@ class TestOut(Schema):
 class SubmissionOut(Schema):
     id: int
     exercise: str
-    kind: str
-    status: str
+    kind: SubmissionKind
+    status: SubmissionStatus
     score: float | None
     passed: int
     total: int
@@ -101,19 +144,66 @@ class SubmissionOut(Schema):
 
 
 class Refused(Schema):
+    """Every error answer: one sentence for a person."""
+
     detail: str
+
+
+class FieldError(Schema):
+    field: str
+    message: str
+
+
+class Invalid(Schema):
+    """A 422: the sentence, and what is wrong with each field."""
+
+    detail: str
+    errors: list[FieldError] = []
+
+
+# What any authenticated operation may answer besides its own codes.
+AUTH_ERRORS = {401: Refused, 403: Refused}
+RETRY_AFTER = {
+    "responses": {
+        "429": {
+            # ninja replaces the whole answer with this one, so it repeats the body.
+            "description": "Too Many Requests",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Refused"}}},
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds to wait before submitting again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        }
+    }
+}
 
 
 @api.post(
     "/submissions",
-    response={201: SubmissionCreated, 422: Refused},
+    response={201: SubmissionCreated, 400: Refused, **AUTH_ERRORS, 422: Invalid, 429: Refused},
     summary="Submit code for grading (kind: submit for hidden tests, sample for sample tests)",
+    description=(
+        "201: queued. 400: the body is not UTF-8 JSON. 401: no valid token or session. "
+        "403: a session without its CSRF token. 422: a field is missing or wrong, or the "
+        "code is refused (too long, unknown exercise). 429: too many runs in flight "
+        "(see Retry-After)."
+    ),
+    openapi_extra=RETRY_AFTER,
 )
 def submission_create(request: HttpRequest, payload: SubmissionIn):
     try:
         submission = services.submission_create(
-            user=request.auth, exercise=payload.exercise, code=payload.code, kind=payload.kind
+            user=request.auth,
+            exercise=payload.exercise,
+            code=payload.code,
+            kind=payload.kind.value,
         )
+    except services.SubmissionThrottled as exc:
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
     except services.SubmissionRefused as exc:
         return Status(422, {"detail": str(exc)})
     return Status(
@@ -126,7 +216,21 @@ def submission_create(request: HttpRequest, payload: SubmissionIn):
     )
 
 
-@api.get("/submissions/{submission_id}", response=SubmissionOut)
+# The same operation with a trailing slash, which clients often add.
+api.post(
+    "/submissions/",
+    response={201: SubmissionCreated, 400: Refused, **AUTH_ERRORS, 422: Invalid, 429: Refused},
+    summary="The same as POST /submissions",
+    operation_id="submission_create_slash",
+    openapi_extra=RETRY_AFTER,
+)(submission_create)
+
+
+@api.get(
+    "/submissions/{submission_id}",
+    response={200: SubmissionOut, **AUTH_ERRORS, 404: Refused, 422: Invalid},
+    description="404: no such submission of yours. 422: the id is not a whole number.",
+)
 def submission_get(request: HttpRequest, submission_id: int):
     submission = selectors.submission_get_for(user=request.auth, submission_id=submission_id)
     return {

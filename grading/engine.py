@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -228,6 +229,23 @@ def _not_run(cause: str) -> str:
 NOT_RUN_PREFIX = "not run: "
 
 
+# What the harness reports when the solution lacks a name the exercise asks for.
+_NO_NAME = re.compile(r"module 'solution' has no attribute '\w+'|solution has no \w+")
+
+
+def interface_missing(tests: list[TestOutcome]) -> bool:
+    """True when nothing passed because the code lacks the class or function asked for.
+
+    Every test failed, and each one that says why names a missing name: the verdict is
+    then an "interface" error (its own message), not a score of zero.
+    """
+    failed = [t for t in tests if not t.passed]
+    if not tests or len(failed) != len(tests):
+        return False
+    explained = [t for t in failed if t.message != _MISSING]
+    return bool(explained) and all(_NO_NAME.search(t.message) for t in explained)
+
+
 def _all_failed(plan: TestPlan, message: str) -> list[TestOutcome]:
     return [TestOutcome(c.name, c.category, False, message) for c in plan.checks]
 
@@ -372,6 +390,9 @@ def grade(
         tests = outcomes_compute(
             plan=plan, candidate=candidate["probes"], reference=reference, source=text
         )
+        if interface_missing(tests):
+            return _verdict(tests, status="error", error_kind="interface",
+                            stderr=stderr, started=started, backend=result.backend)  # fmt: skip
         return _verdict(tests, started=started, backend=result.backend)
     finally:
         # torch's default dtype is process-wide and the reference's probes set it: no

@@ -50,7 +50,10 @@ CLAIM_SLACK_S = 30
 # A queued row not picked up within this window had its message lost (a broker restart,
 # a purged queue): the sweeper sends it again. A duplicate message is harmless.
 QUEUE_WINDOW = timedelta(minutes=5)
-CLI_USERNAME = "grade-cli"
+# The owner of `manage.py grade` runs. The colon is refused by Django's username
+# validator, which sign-up and the admin's user form use, so no learner can take this
+# name and read what an operator graded ("grade-cli", the old name, could be).
+CLI_USERNAME = "grading:cli"
 
 
 def no_sandbox_message(*, reason: str) -> str:
@@ -86,6 +89,34 @@ ERROR_MESSAGES = {
 
 class SubmissionRefused(ValueError):
     """The source cannot be graded as sent; `str(exc)` tells the learner why."""
+
+
+class SubmissionThrottled(SubmissionRefused):
+    """The learner already has GRADING_MAX_ACTIVE runs in flight; try after `retry_after_s`."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _check_active_limit(*, user: AbstractBaseUser) -> None:
+    """Refuse a new run while the learner has GRADING_MAX_ACTIVE queued or running.
+
+    Called inside the creating transaction with the learner's row locked (Postgres), so
+    two requests at once cannot both take the last free place.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    active = Submission.objects.filter(
+        user=user, status__in=(Submission.Status.QUEUED, Submission.Status.RUNNING)
+    ).count()
+    limit = settings.GRADING_MAX_ACTIVE
+    if active >= limit:
+        raise SubmissionThrottled(
+            f"You already have {active} runs waiting or being graded (at most {limit} at "
+            "once). Wait for one to finish, then submit again.",
+            # One run ends within its wall limit once a worker has it.
+            retry_after_s=max(1, int(settings.SANDBOX_WALL_S)),
+        )
 
 
 def _engine() -> ModuleType:
@@ -205,7 +236,12 @@ def submission_create(
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
 ) -> Submission:
-    """Validate and store a submission, and queue its grading once the row is committed."""
+    """Validate and store a submission, and queue its grading once the row is committed.
+
+    With `enqueue` (every learner-facing caller), at most GRADING_MAX_ACTIVE of the
+    learner's submissions may be queued or running: one more raises SubmissionThrottled.
+    The `grade` command grades in its own process (`enqueue=False`) and is not counted.
+    """
     if kind not in Submission.Kind.values:
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
@@ -215,6 +251,8 @@ def submission_create(
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
     now = timezone.now()
     with transaction.atomic():
+        if enqueue:
+            _check_active_limit(user=user)
         submission = Submission.objects.create(
             user=user,
             exercise=exercise,
@@ -534,7 +572,10 @@ def submission_sweep(*, now: datetime | None = None) -> list[int]:
 
 
 def grading_cli_user() -> AbstractBaseUser:
-    """The inactive account that owns submissions made by `manage.py grade`."""
+    """The inactive account that owns submissions made by `manage.py grade`.
+
+    Its name is one sign-up cannot create (CLI_USERNAME); it has no usable password.
+    """
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
         username=CLI_USERNAME, defaults={"is_active": False}

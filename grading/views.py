@@ -6,65 +6,22 @@ endpoint answers the verdict fragment, which polls itself every second until fin
 
 from __future__ import annotations
 
-import html
-import re
 import urllib.parse
-import xml.etree.ElementTree as etree
 
-import markdown
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
 
 from accounts import selectors as account_selectors
+from accounts.params import int_param
 from grading import selectors, services
 from grading.models import Submission
+from quizbank.rendering import markdown_to_html
 
-# --- Markdown with math, rendered safely ----------------------------------------------
-
-_MATH = re.compile(r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|(?<![\\$])\$[^$\n]+?\$", re.DOTALL)
-# A URL is kept when its scheme is one of these, or when it has none (no colon before
-# the first / ? #): that drops javascript:, data: and vbscript: links.
-_SAFE_URL = re.compile(r"^(?:(?:https?|mailto):|[^:/?#]*(?:[/?#]|$))", re.IGNORECASE)
-
-
-class _DropUnsafeUrls(Treeprocessor):
-    def run(self, root: etree.Element) -> None:
-        for element in root.iter():
-            for attribute in ("href", "src"):
-                value = element.get(attribute)
-                if value is not None and not _SAFE_URL.match(value.strip()):
-                    del element.attrib[attribute]
-
-
-class _SafeMarkdown(Extension):
-    """No raw HTML (it is shown as text) and no javascript: or data: links."""
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - the library's name
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
-        md.treeprocessors.register(_DropUnsafeUrls(md), "drop_unsafe_urls", 0)
-
-
-def render_markdown(text: str) -> SafeString:
-    """Markdown to HTML; math is kept verbatim (escaped) for KaTeX to render in the page."""
-    spans: list[str] = []
-
-    def stash(match: re.Match[str]) -> str:
-        spans.append(match.group(0))
-        return f"MATHSPAN{len(spans) - 1}END"
-
-    protected = _MATH.sub(stash, text)
-    body = markdown.markdown(
-        protected, extensions=["fenced_code", "tables", "sane_lists", _SafeMarkdown()]
-    )
-    body = re.sub(r"MATHSPAN(\d+)END", lambda m: html.escape(spans[int(m.group(1))]), body)
-    return mark_safe(body)  # noqa: S308 - raw HTML was disabled above and math is escaped
+# The one sanitised renderer of every Markdown field (quizbank.rendering).
+render_markdown = markdown_to_html
 
 
 # --- exercise pages --------------------------------------------------------------------
@@ -103,9 +60,9 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
     statement_text = statement.statement if statement is not None else spec.statement
     attempts = list(selectors.submission_list_for(user=request.user, exercise=slug))
     current = None
-    wanted = request.GET.get("submission")
-    if wanted and wanted.isdigit():
-        current = selectors.submission_get_for(user=request.user, submission_id=int(wanted))
+    wanted = int_param(request.GET, "submission", default=0, maximum=2**63 - 1)
+    if wanted:
+        current = selectors.submission_get_for(user=request.user, submission_id=wanted)
         if current.exercise != slug:
             raise Http404("No such submission for this exercise.")
     elif attempts:
@@ -153,12 +110,21 @@ def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
             user=request.user, exercise=slug, code=code, kind=kind
         )
     except services.SubmissionRefused as exc:
+        throttled = isinstance(exc, services.SubmissionThrottled)
         if is_htmx:
-            return render(request, "grading/_refused.html", {"reason": str(exc)})
+            response = render(request, "grading/_refused.html", {"reason": str(exc)})
+            if throttled:
+                response["Retry-After"] = str(exc.retry_after_s)
+            return response
         shown = code.decode("utf-8", "replace") if isinstance(code, bytes) else code
         context = _detail_context(request, slug, code=shown)
         context["refused"] = str(exc)
-        return render(request, "grading/exercise_detail.html", context, status=422)
+        response = render(
+            request, "grading/exercise_detail.html", context, status=429 if throttled else 422
+        )
+        if throttled:
+            response["Retry-After"] = str(exc.retry_after_s)
+        return response
     if is_htmx:
         return render(request, "grading/_verdict.html", {"current": submission, "fresh": True})
     url = reverse("exercise-detail", args=[slug])

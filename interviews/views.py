@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.limits import RateLimited, rate_hit
+from accounts.params import small_ints
 from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
@@ -113,6 +115,13 @@ def mock_start(request, slug: str):
         messages.error(request, "Choose standard time, extra time or untimed.")
         return redirect("mock-list")
     factor, untimed = option
+    try:
+        rate_hit(scope="mock_start", key=str(request.user.pk))
+    except RateLimited as exc:
+        messages.error(request, f"No new mock started. {exc}")
+        response = redirect("mock-list")
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
     try:
         attempt = mock_services.mock_start(
             user=request.user, script=script, time_factor=factor, untimed=untimed
@@ -241,7 +250,7 @@ def mock_review(request, attempt_id: int):
         return redirect("mock-attempt", attempt_id=attempt.pk)
     if request.method == "POST":
         ticks = {
-            step.pk: [int(v) for v in request.POST.getlist(f"tick-{step.pk}") if v.isdigit()]
+            step.pk: small_ints(request.POST.getlist(f"tick-{step.pk}"))
             for step in attempt.script.steps.all()
         }
         mock_services.mock_review(attempt=attempt, ticks=ticks)

@@ -86,6 +86,10 @@ def rating_for_self_score(score: int) -> Rating:
 # --- numbers -----------------------------------------------------------------------------
 
 
+# "25,557,032 multiply-adds" is 24; this bounds the digits int() and float() are given.
+MAX_NUMBER_CHARS = 60
+
+
 def parse_number(text: str, *, percent_unit: bool = False) -> float:
     """Read a number the way people write it: "25.6M", "25,557,032", "2.56e7", "5.9%",
     "1.5k", "2.56 x 10^7", "25.6 million", "28,54" (see `quizbank.numbers`).
@@ -93,6 +97,8 @@ def parse_number(text: str, *, percent_unit: bool = False) -> float:
     "%" divides by 100 unless the expected unit is itself a percentage (`percent_unit`),
     where "5.9%" and "5.9" mean the same. Raises `NumberFormatError` only.
     """
+    if len(text) > 4 * MAX_NUMBER_CHARS:  # bounded before any parsing (issue 16)
+        raise NumberFormatError(f"a number is at most {MAX_NUMBER_CHARS} characters")
     reading = read_number(text)
     if reading.percent and not percent_unit:
         return reading.value / 100

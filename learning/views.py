@@ -13,9 +13,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from fsrs import Rating
 
+from accounts.params import MAX_DIGITS, int_param, small_int, small_ints
 from learning import exports, selectors, services
 from learning.answers import (
     CERTAINTY_LABELS,
@@ -89,8 +91,9 @@ def skills_rate(request):
         scores = {}
         for skill in skills:
             raw = request.POST.get(f"skill-{skill.pk}", "")
-            if raw.isdigit() and 1 <= int(raw) <= 5:
-                scores[skill.pk] = int(raw)
+            score = small_int(raw)
+            if score is not None and 1 <= score <= 5:
+                scores[skill.pk] = score
         missing = [s.title for s in skills if s.pk not in scores]
         if missing:
             errors = missing
@@ -186,6 +189,23 @@ def plan_start(request):
     return redirect("plan")
 
 
+MAX_LIST_INDEX = 10_000  # far more cards in a part or hints in a problem than the bank has
+
+
+def _posted_next(request, *, fallback: str) -> str:
+    """The posted `next` when it points into this site, else `fallback` (a URL name).
+
+    Anything else (https://elsewhere, //elsewhere, javascript:) would make our form an
+    open redirect, a trusted link that lands on another site.
+    """
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse(fallback)
+
+
 @login_required
 @require_POST
 def plan_task_confirm(request, plan_id: int, task_id: int):
@@ -200,7 +220,7 @@ def plan_task_confirm(request, plan_id: int, task_id: int):
         messages.error(request, str(exc))
         return redirect("plan")
     messages.success(request, f"Done: {task.title}")
-    return redirect(request.POST.get("next") or "plan")
+    return redirect(_posted_next(request, fallback="plan"))
 
 
 # --- answering ---------------------------------------------------------------------------
@@ -232,7 +252,7 @@ def _certainty(request) -> Certainty:
 
 
 def _ints(values) -> list[int]:
-    return [int(v) for v in values if str(v).isdigit()]
+    return small_ints(values)
 
 
 def _render_card(request, context, status=200):
@@ -245,8 +265,8 @@ def _render_card(request, context, status=200):
 def _next_url(source: str, item: Item, request) -> str:
     if source == ReviewLogEntry.Source.PRACTICE:
         part_slug = request.POST.get("part") or item.part.slug
-        index = request.POST.get("index", "0")
-        nxt = int(index) + 1 if index.isdigit() else 0
+        index = small_int(request.POST.get("index", "0"))
+        nxt = index + 1 if index is not None else 0
         return reverse("practice-part", args=[part_slug]) + f"?n={nxt}"
     return reverse("due")
 
@@ -277,9 +297,9 @@ def item_answer(request, item_id: int):
     elif item.kind == Item.Kind.ORDERING:
         positions = {}
         for step in item.choices.all():
-            raw = request.POST.get(f"pos-{step.pk}", "")
-            if raw.strip().isdigit():
-                positions[step.pk] = int(raw)
+            position = small_int(request.POST.get(f"pos-{step.pk}", ""))
+            if position is not None:
+                positions[step.pk] = position
         if len(positions) != item.choices.count():
             return _render_card(
                 request, base | {"error": "Give every step a position."}, status=400
@@ -306,9 +326,9 @@ def item_answer(request, item_id: int):
     if checked.reenter:
         return _render_card(request, base | {"error": checked.feedback}, status=400)
     duration = None
-    shown_at = request.POST.get("shown_at", "")
-    if shown_at.isdigit():
-        duration = int(timezone.now().timestamp() * 1000) - int(shown_at)
+    shown_at = int_param(request.POST, "shown_at", default=-1, maximum=10**MAX_DIGITS - 1)
+    if shown_at >= 0:
+        duration = int(timezone.now().timestamp() * 1000) - shown_at
         duration = min(max(duration, 0), MAX_DURATION_MS)
     entry = services.review_record(
         user=request.user,
@@ -346,7 +366,7 @@ def review_rerate(request, entry_id: int):
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Rating changed to {Rating(int(raw)).name}.")
-    return redirect(request.POST.get("next") or "due")
+    return redirect(_posted_next(request, fallback="due"))
 
 
 @login_required
@@ -398,8 +418,8 @@ def practice_part(request, part_slug: str):
     part = get_object_or_404(Part, chapter=chapter, slug=part_slug, retired=False)
     items = selectors.practice_items(part=part)
     problems = part.problems.filter(retired=False)
-    raw = request.GET.get("n", "0")
-    index = int(raw) if raw.isdigit() else 0
+    # A stale link past the end shows the end; only what is not a number is refused.
+    index = int_param(request.GET, "n", default=0, maximum=MAX_LIST_INDEX)
     context = {"part": part, "items": items, "problems": problems, "count": len(items)}
     if items and index < len(items):
         context |= _card_context(
@@ -420,8 +440,7 @@ def problem_detail(request, problem_slug: str):
     chapter = _chapter_or_404()
     problem = get_object_or_404(Problem, chapter=chapter, slug=problem_slug, retired=False)
     hints = list(problem.hints.all())
-    raw = request.GET.get("hints", "0")
-    shown = min(int(raw), len(hints)) if raw.isdigit() else 0
+    shown = min(int_param(request.GET, "hints", default=0, maximum=MAX_LIST_INDEX), len(hints))
     return render(
         request,
         "learning/problem.html",
@@ -440,11 +459,13 @@ def problem_detail(request, problem_slug: str):
 def problem_solved(request, problem_slug: str):
     chapter = _chapter_or_404()
     problem = get_object_or_404(Problem, chapter=chapter, slug=problem_slug, retired=False)
-    raw = request.POST.get("hints", "0")
+    hints_seen = min(
+        int_param(request.POST, "hints", default=0, maximum=MAX_LIST_INDEX), problem.hints.count()
+    )
     services.problem_mark_solved(
         user=request.user,
         problem=problem,
-        hints_seen=int(raw) if raw.isdigit() else 0,
+        hints_seen=hints_seen,
         saw_solution=request.POST.get("solution") == "1",
     )
     messages.success(request, f"Marked solved: {problem.title}")

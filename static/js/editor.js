@@ -23,6 +23,8 @@
   var view = new CM.EditorView({
     doc: textarea.value,
     extensions: [
+      // Its theme goes into a <style> element, which the page's CSP admits by this nonce.
+      CM.EditorView.cspNonce.of(textarea.dataset.styleNonce || ""),
       CM.basicSetup,
       CM.python(),
       CM.lintGutter(),

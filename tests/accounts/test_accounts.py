@@ -74,7 +74,8 @@ def test_login_logout_and_password_change(client):
     assert response.status_code == 302
     client.post(reverse("logout"))
     assert client.get(reverse("home")).status_code == 302
-    assert client.login(username="cy", password="new-Passphrase-88")
+    response = client.post(reverse("login"), {"username": "cy", "password": "new-Passphrase-88"})
+    assert response.status_code == 302
 
 
 @pytest.mark.django_db
@@ -110,3 +111,31 @@ def test_the_api_token_command_prints_a_working_token(learner):
     out = io.StringIO()
     call_command("api_token", "ada", "--name", "ci", stdout=out)
     assert services.api_token_authenticate(key=out.getvalue().strip()) == learner
+
+
+@pytest.mark.django_db
+def test_no_one_can_sign_up_as_the_cli_grading_account(client):
+    from grading import services as grading_services
+
+    name = grading_services.CLI_USERNAME
+    response = client.post(
+        reverse("signup"),
+        {
+            "username": name,
+            "password1": "a-long-Passphrase-91",
+            "password2": "a-long-Passphrase-91",
+            "time_zone": "UTC",
+        },
+    )
+    assert response.status_code == 200 and "username" in response.context["form"].errors
+    assert not User.objects.filter(username=name).exists()
+
+
+@pytest.mark.django_db
+def test_a_learner_named_like_the_old_cli_account_never_owns_cli_runs(client):
+    from grading import services as grading_services
+
+    learner = User.objects.create_user("grade-cli", password="a-long-Passphrase-91")
+    owner = grading_services.grading_cli_user()
+    assert owner != learner and not owner.is_active and not owner.has_usable_password()
+    assert grading_services.grading_cli_user() == owner

@@ -125,6 +125,26 @@ def test_an_unknown_exercise_is_422(client, token):
     assert response.status_code == 422 and "no exercise named" in response.json()["detail"]
 
 
-def test_the_openapi_description_lists_both_operations(client):
+def test_the_openapi_description_lists_both_operations(client, learner):
+    client.force_login(learner)
     paths = client.get("/api/openapi.json").json()["paths"]
-    assert set(paths) == {"/api/submissions", "/api/submissions/{submission_id}"}
+    assert set(paths) == {
+        "/api/submissions",
+        "/api/submissions/",
+        "/api/submissions/{submission_id}",
+    }
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_no_valid_credential_is_the_same_401_for_get_and_post(token):
+    client = Client(enforce_csrf_checks=True)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    posted = client.post(
+        "/api/submissions",
+        json.dumps({"exercise": "se-block", "code": "x"}),
+        content_type="application/json",
+        headers=headers,
+    )
+    got = client.get("/api/submissions/1", headers=headers)
+    assert posted.status_code == got.status_code == 401
+    assert posted.json() == got.json() == {"detail": "Unauthorized"}

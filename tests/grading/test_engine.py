@@ -360,3 +360,26 @@ def test_failure_messages_do_not_reveal_expected_values():
     expected_numbers = {f"{v:.4f}" for v in reference["m0"]["y"].reshape(-1)[:50]}
     for outcome in failed:
         assert not any(number in outcome.message for number in expected_numbers)
+
+
+def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
+    from grading import engine
+    from grading.services import ERROR_MESSAGES
+
+    verdict = engine.grade(
+        exercise="se-block", source="import torch\n\n\nclass Other:\n    pass\n", backend="bwrap"
+    )
+    assert verdict.status == "error" and verdict.error_kind == "interface"
+    assert verdict.passed == 0 and ERROR_MESSAGES[verdict.error_kind]
+
+
+def test_a_wrong_answer_with_every_name_present_is_not_an_interface_error():
+    from grading.engine import TestOutcome, interface_missing
+
+    missing = "not run: building the module raised: AttributeError: module 'solution' has no attribute 'SEBlock'"
+    assert interface_missing([TestOutcome("a", "shape", False, missing)] * 2)
+    assert not interface_missing(
+        [TestOutcome("a", "shape", False, missing), TestOutcome("b", "shape", True, "")]
+    )
+    assert not interface_missing([TestOutcome("a", "values", False, "max error 0.3 > 1e-5")])
+    assert not interface_missing([])

@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from grading import services
 from grading.models import Submission
 from tests.grading.conftest import (
     SE_BLOCK_SOLUTION,
@@ -56,7 +57,7 @@ def test_a_correct_solution_passes_every_test_and_exits_0(docker_sandbox, tmp_pa
     assert all(set(t) == {"name", "category", "passed", "message"} for t in verdict["tests"])
     assert verdict["backend"] == "docker"
     submission = Submission.objects.get(pk=verdict["submission"])
-    assert submission.user.username == "grade-cli" and not submission.user.is_active
+    assert submission.user.username == services.CLI_USERNAME and not submission.user.is_active
 
 
 @pytest.mark.docker
