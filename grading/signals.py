@@ -1,16 +1,51 @@
 """Worker start-up: clear what a crashed worker left behind, then recover stuck rows.
 
-The embedded `serve` command runs a worker without beat, so the sweep also runs once
-whenever a worker becomes ready: a restart is exactly when rows were left running.
+The sweep also runs once whenever a worker becomes ready: a restart is exactly when rows
+were left running. From then on the worker's main process reaps its host's sandbox
+leftovers every REAP_EVERY_S (a pool child killed mid-grade leaves its container behind;
+the container ends by its own deadline, the reaper removes it).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from celery.signals import worker_ready
 
 logger = logging.getLogger(__name__)
+
+# Containers end by themselves at their own deadline; this only bounds how long an
+# exited one (or one past its deadline label) stays listed.
+REAP_EVERY_S = 30.0
+
+
+class PeriodicReaper(threading.Thread):
+    """Calls reap_sandbox_leftovers() every `every_s` until stop()."""
+
+    def __init__(self, *, every_s: float = REAP_EVERY_S) -> None:
+        super().__init__(name="sandbox-reaper", daemon=True)
+        self.every_s = every_s
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.every_s):
+            reap_sandbox_leftovers()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+_reaper: PeriodicReaper | None = None
+
+
+def start_periodic_reaper(*, every_s: float = REAP_EVERY_S) -> PeriodicReaper:
+    """One reaper per process (the worker's main one); later calls return the same."""
+    global _reaper
+    if _reaper is None or not _reaper.is_alive():
+        _reaper = PeriodicReaper(every_s=every_s)
+        _reaper.start()
+    return _reaper
 
 
 def reap_sandbox_leftovers() -> None:
@@ -34,6 +69,7 @@ def on_worker_ready(**_kwargs) -> None:
     from grading.services import submission_sweep
 
     reap_sandbox_leftovers()
+    start_periodic_reaper()
     try:
         swept = submission_sweep()
         logger.info("worker ready: re-enqueued %d stuck submission(s)", len(swept))
