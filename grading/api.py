@@ -110,9 +110,14 @@ class Refused(Schema):
     summary="Submit code for grading (kind: submit for hidden tests, sample for sample tests)",
 )
 def submission_create(request: HttpRequest, payload: SubmissionIn):
+    """With an `Idempotency-Key` header, a retried POST returns the submission it made."""
     try:
         submission = services.submission_create(
-            user=request.auth, exercise=payload.exercise, code=payload.code, kind=payload.kind
+            user=request.auth,
+            exercise=payload.exercise,
+            code=payload.code,
+            kind=payload.kind,
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
     except services.SubmissionRefused as exc:
         return Status(422, {"detail": str(exc)})

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -153,12 +153,31 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     )
 
 
+def _enqueue_or_leave_to_sweeper(
+    *, submission_id: int, exercise: str, countdown: float | None = None
+) -> None:
+    """Send the message; should the broker be down, the committed row is the promise.
+
+    The row stays queued without a message, and the sweeper sends it once the broker
+    answers (it looks for rows whose message is missing), so the caller never fails
+    for a submission that was stored.
+    """
+    try:
+        _enqueue(submission_id=submission_id, exercise=exercise, countdown=countdown)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweeper recovers it
+        logger.warning("submission %s: not sent (%s: %s); the sweeper will send it",
+                       submission_id, type(exc).__name__, exc)  # fmt: skip
+
+
 def _enqueue_on_commit(
     *, submission_id: int, exercise: str, countdown: float | None = None
 ) -> None:
     transaction.on_commit(
         functools.partial(
-            _enqueue, submission_id=submission_id, exercise=exercise, countdown=countdown
+            _enqueue_or_leave_to_sweeper,
+            submission_id=submission_id,
+            exercise=exercise,
+            countdown=countdown,
         )
     )
 
@@ -202,8 +221,22 @@ def submission_create(
     code: str | bytes,
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
+    idempotency_key: str | None = None,
 ) -> Submission:
-    """Validate and store a submission, and queue its grading once the row is committed."""
+    """Validate and store a submission, and queue its grading once the row is committed.
+
+    With an `idempotency_key` the same learner's same key returns the submission stored
+    the first time (a client retrying after a lost answer makes no duplicate); the same
+    key with another exercise, kind or code is refused.
+    """
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()[:200] or None
+    if idempotency_key:
+        earlier = _submission_for_key(
+            user=user, key=idempotency_key, exercise=exercise, code=code, kind=kind
+        )
+        if earlier is not None:
+            return earlier
     if kind not in Submission.Kind.values:
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
@@ -212,19 +245,46 @@ def submission_create(
     except KeyError:
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
     now = timezone.now()
-    with transaction.atomic():
-        submission = Submission.objects.create(
-            user=user,
-            exercise=exercise,
-            code=text,
-            kind=kind,
-            status=Submission.Status.QUEUED,
-            queued_at=now,
-            deadline=now + QUEUE_WINDOW,
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                user=user,
+                exercise=exercise,
+                code=text,
+                kind=kind,
+                status=Submission.Status.QUEUED,
+                queued_at=now,
+                deadline=now + QUEUE_WINDOW,
+                idempotency_key=idempotency_key,
+            )
+            if enqueue:
+                _enqueue_on_commit(submission_id=submission.pk, exercise=exercise)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Two requests with one key at once: the other stored it first.
+        earlier = _submission_for_key(
+            user=user, key=idempotency_key, exercise=exercise, code=code, kind=kind
         )
-        if enqueue:
-            _enqueue_on_commit(submission_id=submission.pk, exercise=exercise)
+        if earlier is None:
+            raise
+        return earlier
     return submission
+
+
+def _submission_for_key(
+    *, user: AbstractBaseUser, key: str, exercise: str, code: str | bytes, kind: str
+) -> Submission | None:
+    earlier = Submission.objects.filter(user=user, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    text = code.decode("utf-8", "replace") if isinstance(code, bytes) else code
+    if (earlier.exercise, earlier.kind, earlier.code) != (exercise, kind, text):
+        raise SubmissionRefused(
+            "This Idempotency-Key was already used for another submission (a different "
+            "exercise, kind or code). Use a new key for new code. Nothing was queued."
+        )
+    return earlier
 
 
 def _learner_message(verdict: Verdict) -> str:
