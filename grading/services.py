@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import threading
+import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,12 +45,20 @@ MAX_SANDBOX_RETRIES = 3  # then the learner is told it is our fault
 # starts the container, runs the reference solution and writes the verdict.
 TASK_SOFT_MARGIN_S = 60
 TASK_HARD_MARGIN_S = 30  # after the soft limit, time to record a clean sandbox_error
-# A running row is only given back to the queue once its worker must be dead: its hard
-# time limit has passed, plus this much for the broker to redeliver.
-CLAIM_SLACK_S = 30
+# The worker grading a row renews its deadline every HEARTBEAT_EVERY_S; a row whose
+# heartbeat is HEARTBEAT_STALE_S old lost its worker (killed, or its host gone) and the
+# sweeper, which runs every few seconds, gives it back to the queue. Stale is several
+# beats, so a slow database write or two never makes a live worker look dead.
+HEARTBEAT_EVERY_S = 3.0
+HEARTBEAT_STALE_S = 15.0
 # A queued row not picked up within this window had its message lost (a broker restart,
-# a purged queue): the sweeper sends it again. A duplicate message is harmless.
+# a purged queue): the sweeper sends it again. A duplicate message is harmless. Where the
+# broker can be searched (Redis), a missing message is found sooner: MESSAGE_GRACE_S after
+# the row was queued (its message goes out right after the commit).
 QUEUE_WINDOW = timedelta(minutes=5)
+MESSAGE_GRACE_S = 10.0
+# Each message's task id names its row, so the sweeper can find the row's message.
+TASK_ID_PREFIX = "submission-"
 CLI_USERNAME = "grade-cli"
 
 
@@ -146,6 +157,7 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     celery_app.send_task(
         "grading.grade_submission",
         args=[submission_id],
+        task_id=f"{TASK_ID_PREFIX}{submission_id}-{uuid.uuid4().hex[:12]}",
         queue=queue,
         countdown=countdown,
         soft_time_limit=time_limits.soft_s,
@@ -457,16 +469,87 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
     except KeyError:
         spec = None
     limits = grading_limits(spec=spec) if spec is not None else Limits()
-    time_limits = grading_time_limits(limits=limits)
-    claimed_at = timezone.now()
+    claimed_at = submission_claim(submission_id=submission_id)
+    if claimed_at is None:
+        return None
+    submission.refresh_from_db()
+    heartbeat = Heartbeat(submission_id=submission_id, claimed_at=claimed_at)
+    heartbeat.start()
+    try:
+        return _grade_claimed(
+            submission=submission, spec=spec, limits=limits, claimed_at=claimed_at,
+            requeue=requeue, engine=engine,
+        )  # fmt: skip
+    finally:
+        heartbeat.stop()
+
+
+def submission_claim(*, submission_id: int, now: datetime | None = None) -> datetime | None:
+    """Move a queued row to running in one UPDATE; the claim's time, or None if taken.
+
+    The claim holds HEARTBEAT_STALE_S unless its Heartbeat renews it.
+    """
+    claimed_at = now or timezone.now()
     claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
         status=Submission.Status.RUNNING,
         started_at=claimed_at,
-        deadline=claimed_at + timedelta(seconds=time_limits.hard_s + CLAIM_SLACK_S),
+        deadline=claimed_at + timedelta(seconds=HEARTBEAT_STALE_S),
     )
-    if not claimed:
-        return None
-    submission.refresh_from_db()
+    return claimed_at if claimed else None
+
+
+class Heartbeat(threading.Thread):
+    """Renews a claimed row's deadline every `every_s` while its grading runs.
+
+    From its own database connection: a worker killed mid-grade stops beating, and the
+    sweeper finds the row HEARTBEAT_STALE_S later instead of after the hard time limit.
+    Every write is guarded by the claim, so a finished or re-claimed row is left alone.
+    Inside the caller's open transaction (tests) the claim is not visible to another
+    connection yet, so there it does nothing.
+    """
+
+    def __init__(
+        self, *, submission_id: int, claimed_at: datetime, every_s: float = HEARTBEAT_EVERY_S
+    ) -> None:
+        super().__init__(name=f"heartbeat-{submission_id}", daemon=True)
+        self.submission_id = submission_id
+        self.claimed_at = claimed_at
+        self.every_s = every_s
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        if not transaction.get_connection().in_atomic_block:
+            super().start()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.every_s):
+                try:
+                    Submission.objects.filter(
+                        pk=self.submission_id,
+                        status=Submission.Status.RUNNING,
+                        started_at=self.claimed_at,
+                    ).update(deadline=timezone.now() + timedelta(seconds=HEARTBEAT_STALE_S))
+                except DatabaseError as exc:
+                    logger.warning("submission %s: heartbeat not written: %s",
+                                   self.submission_id, exc)  # fmt: skip
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _grade_claimed(
+    *,
+    submission: Submission,
+    spec: ExerciseSpec | None,
+    limits: Limits,
+    claimed_at: datetime,
+    requeue: bool,
+    engine: ModuleType,
+) -> Submission:
+    submission_id = submission.pk
 
     if spec is None:
         _finish(
@@ -586,9 +669,76 @@ def submission_sweep(*, now: datetime | None = None) -> list[int]:
             if updated:
                 _enqueue_on_commit(submission_id=pk, exercise=exercise)
                 swept.append(pk)
+    swept += _resend_lost_messages(now=now, skip=set(swept))
     if swept:
         logger.warning("sweeper re-enqueued submissions %s", swept)
     return swept
+
+
+def _resend_lost_messages(*, now: datetime, skip: set[int]) -> list[int]:
+    """Send again the queued rows whose message the broker no longer holds.
+
+    Only where the broker can be searched (Redis: its queues and its unacked messages);
+    elsewhere QUEUE_WINDOW is the only net. A row is looked at MESSAGE_GRACE_S after it
+    was queued, so a message still on its way after the commit is not taken for lost.
+    """
+    waiting = {
+        pk: (exercise, deadline)
+        for pk, exercise, deadline in Submission.objects.filter(
+            status=Submission.Status.QUEUED,
+            queued_at__lt=now - timedelta(seconds=MESSAGE_GRACE_S),
+            deadline__gte=now,
+        ).values_list("pk", "exercise", "deadline")[:2000]
+        if pk not in skip
+    }
+    if not waiting:
+        return []
+    held = submissions_in_broker()
+    if held is None:
+        return []
+    resent = []
+    for pk, (exercise, deadline) in waiting.items():
+        if pk in held:
+            continue
+        with transaction.atomic():
+            updated = Submission.objects.filter(
+                pk=pk, status=Submission.Status.QUEUED, deadline=deadline
+            ).update(deadline=now + QUEUE_WINDOW)
+            if updated:
+                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                resent.append(pk)
+    return resent
+
+
+_TASK_ID = re.compile(rb'"' + re.escape(TASK_ID_PREFIX.encode()) + rb"(\d+)-")
+GRADING_QUEUES = ("grade.cpu", "grade.gpu")
+
+
+def submissions_in_broker() -> set[int] | None:
+    """Ids of the submissions with a message in the broker (waiting or unacked).
+
+    None where the broker cannot be searched (not Redis, or not answering): then nothing
+    may be concluded from an absence.
+    """
+    url = celery_app.conf.broker_url or settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        found: set[int] = set()
+        for queue in GRADING_QUEUES:
+            # kombu keeps one list per priority step: the queue's name, then name+suffix.
+            for key in client.scan_iter(match=f"{queue}*", count=100):
+                for raw in client.lrange(key, 0, -1):
+                    found.update(int(m) for m in _TASK_ID.findall(raw))
+        for raw in client.hvals("unacked"):
+            found.update(int(m) for m in _TASK_ID.findall(raw))
+        return found
+    except Exception as exc:  # noqa: BLE001 - an unreadable broker proves nothing
+        logger.warning("sweeper could not search the broker: %s", exc)
+        return None
 
 
 def grading_cli_user() -> AbstractBaseUser:

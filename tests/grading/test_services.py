@@ -225,12 +225,52 @@ def test_the_sweep_task_and_the_worker_start_up_hook_run_the_sweeper(learner, br
     assert Submission.objects.get(pk=first.pk).deadline > now
 
 
-def test_the_beat_schedule_sweeps_every_minute():
+def test_the_beat_schedule_sweeps_every_few_seconds_on_the_sweepers_own_queue():
     from config.celery_app import app
 
     entry = app.conf.beat_schedule["grading-sweep"]
     assert entry["task"] == "grading.sweep_submissions"
-    assert entry["schedule"] == 60
+    assert entry["schedule"] <= 5
+    assert entry["options"]["queue"] == "grade.sweep"
+    assert app.amqp.router.route({}, "grading.sweep_submissions")["queue"].name == "grade.sweep"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grading_workers_heartbeat_renews_its_claim_and_only_its_own(learner):
+    import time
+
+    now = timezone.now()
+    mine = make(learner, status="running", started_at=now, deadline=now)
+    heartbeat = services.Heartbeat(submission_id=mine.pk, claimed_at=now, every_s=0.1)
+    heartbeat.start()
+    try:
+        time.sleep(0.6)
+        renewed = Submission.objects.get(pk=mine.pk).deadline
+        assert renewed > now + timedelta(seconds=services.HEARTBEAT_STALE_S - 2)
+        # Claimed again by someone else: this heartbeat no longer touches it.
+        Submission.objects.filter(pk=mine.pk).update(started_at=now + timedelta(seconds=1),
+                                                     deadline=now)  # fmt: skip
+        time.sleep(0.4)
+        assert Submission.objects.get(pk=mine.pk).deadline == now
+    finally:
+        heartbeat.stop()
+        heartbeat.join(timeout=2)
+    assert not heartbeat.is_alive()
+
+
+def test_a_claimed_row_whose_worker_stops_beating_is_queued_again_within_seconds(
+    learner, broker, django_capture_on_commit_callbacks
+):
+    submission = make(learner)
+    claimed_at = services.submission_claim(submission_id=submission.pk)
+    assert services.submission_claim(submission_id=submission.pk) is None  # taken
+    # No heartbeat came (the worker was killed): a sweep seconds later gives it back.
+    later = claimed_at + timedelta(seconds=services.HEARTBEAT_STALE_S + 1)
+    assert later - claimed_at < timedelta(seconds=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.submission_sweep(now=later) == [submission.pk]
+    assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]
+    assert Submission.objects.get(pk=submission.pk).status == "queued"
 
 
 def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(

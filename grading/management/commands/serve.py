@@ -1,6 +1,7 @@
 """Start the web server and one Celery worker together; Ctrl-C stops both.
 
-This is what `make run` ends with. The worker consumes both grading queues and runs the beat schedule (the sweeper). With
+This is what `make run` ends with. One worker consumes both grading queues; a second,
+small one runs the beat schedule and consumes the sweeper's own queue. With
 --gunicorn the web side is gunicorn instead of Django's development server.
 """
 
@@ -31,9 +32,13 @@ class Command(BaseCommand):
         else:
             web = [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
         worker = [
-            python, "-m", "celery", "-A", "config", "worker",
+            python, "-m", "celery", "-A", "config", "worker", "-n", "grader@%h",
             "-Q", "grade.cpu,grade.gpu", "--concurrency", "1", "--loglevel", "INFO",
-            # Embedded beat (one worker only): the sweeper re-enqueues stuck submissions.
+        ]  # fmt: skip
+        sweeper = [
+            python, "-m", "celery", "-A", "config", "worker", "-n", "sweeper@%h",
+            "-Q", "grade.sweep", "--pool", "solo", "--loglevel", "INFO",
+            # Embedded beat, beside the sweeper's own queue: it never waits for a grading.
             "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
         ]  # fmt: skip
         broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
@@ -46,7 +51,7 @@ class Command(BaseCommand):
             f"  create an account at http://{host}:{port}/accounts/signup/ "
             "(or an admin: python manage.py createsuperuser)"
         )
-        procs = [subprocess.Popen(worker), subprocess.Popen(web)]
+        procs = [subprocess.Popen(worker), subprocess.Popen(sweeper), subprocess.Popen(web)]
         stopping = False
 
         def stop(*_):
