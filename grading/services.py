@@ -484,6 +484,31 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
         heartbeat.stop()
 
 
+def submission_hand_back(*, submission_ids: list[int], now: datetime | None = None) -> list[int]:
+    """Give running rows back to the queue at once (a worker stopping without finishing).
+
+    The claim is dropped in one guarded UPDATE per row and a message is sent; the worker
+    still holding the old claim cannot store anything over a newer one. The attempt is
+    not counted: stopping was not the sandbox's failure.
+    """
+    now = now or timezone.now()
+    handed: list[int] = []
+    for pk, exercise in Submission.objects.filter(
+        pk__in=submission_ids, status=Submission.Status.RUNNING
+    ).values_list("pk", "exercise"):
+        with transaction.atomic():
+            updated = Submission.objects.filter(pk=pk, status=Submission.Status.RUNNING).update(
+                status=Submission.Status.QUEUED,
+                queued_at=now,
+                started_at=None,
+                deadline=now + QUEUE_WINDOW,
+            )
+            if updated:
+                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                handed.append(pk)
+    return handed
+
+
 def submission_claim(*, submission_id: int, now: datetime | None = None) -> datetime | None:
     """Move a queued row to running in one UPDATE; the claim's time, or None if taken.
 

@@ -303,3 +303,27 @@ def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
     finish("submit", "passed")
     done = TaskCompletion.objects.filter(plan=plan).values_list("task__slug", flat=True)
     assert list(done) == ["d3-exercise"]
+
+
+def test_a_stopping_worker_says_whether_it_finishes_or_hands_back(learner, broker, caplog):
+    from grading.signals import on_worker_shutting_down, shutdown_report
+
+    assert shutdown_report(submission_ids=[], how="Warm") == "warm shutdown: no grading in progress"
+    assert "finishing submission(s) 7, 9" in shutdown_report(submission_ids=[7, 9], how="Warm")
+    assert "handing submission(s) 7 back" in shutdown_report(submission_ids=[7], how="Cold")
+    with caplog.at_level("WARNING", logger="grading.signals"):
+        on_worker_shutting_down(how="Warm")  # this process grades nothing
+    assert "warm shutdown: no grading in progress" in caplog.text
+
+
+def test_a_running_row_handed_back_is_queued_at_once_without_counting_an_attempt(
+    learner, broker, django_capture_on_commit_callbacks
+):
+    submission = make(learner)
+    services.submission_claim(submission_id=submission.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.submission_hand_back(submission_ids=[submission.pk]) == [submission.pk]
+        assert services.submission_hand_back(submission_ids=[submission.pk]) == []
+    row = Submission.objects.get(pk=submission.pk)
+    assert (row.status, row.attempts, row.started_at) == ("queued", 0, None)
+    assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]
