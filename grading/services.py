@@ -59,8 +59,11 @@ QUEUE_WINDOW = timedelta(minutes=5)
 MESSAGE_GRACE_S = 10.0
 # Each message's task id names its row, so the sweeper can find the row's message.
 TASK_ID_PREFIX = "submission-"
-# Message priorities (kombu's Redis transport serves 0 first, in steps 0, 3, 6, 9).
+# Message priorities (kombu's Redis transport serves 0 first, in steps 0, 3, 6, 9). Work
+# that was already started once (its worker was lost, it is retried, or handed back) goes
+# first; a queued row whose message was lost rejoins ahead of new submissions.
 PRIORITY_AGAIN = 0
+PRIORITY_RESENT = 3
 PRIORITY_NEW = 6
 CLI_USERNAME = "grade-cli"
 
@@ -149,7 +152,11 @@ def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
 
 
 def _enqueue(
-    *, submission_id: int, exercise: str, countdown: float | None = None, again: bool = False
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_NEW,
 ) -> None:
     # By name, so that this module never imports grading.tasks (which imports it).
     try:
@@ -165,16 +172,20 @@ def _enqueue(
         task_id=f"{TASK_ID_PREFIX}{submission_id}-{uuid.uuid4().hex[:12]}",
         queue=queue,
         countdown=countdown,
-        # A row sent again (lost worker, lost message, retry) has waited once already: it
-        # goes ahead of the backlog instead of behind it (Redis: 0 is served first).
-        priority=PRIORITY_AGAIN if again else PRIORITY_NEW,
+        # A row sent again has waited once already: it goes ahead of the backlog instead
+        # of behind it (Redis: 0 is served first).
+        priority=priority,
         soft_time_limit=time_limits.soft_s,
         time_limit=time_limits.hard_s,
     )
 
 
 def _enqueue_or_leave_to_sweeper(
-    *, submission_id: int, exercise: str, countdown: float | None = None, again: bool = False
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_NEW,
 ) -> None:
     """Send the message; should the broker be down, the committed row is the promise.
 
@@ -183,14 +194,20 @@ def _enqueue_or_leave_to_sweeper(
     for a submission that was stored.
     """
     try:
-        _enqueue(submission_id=submission_id, exercise=exercise, countdown=countdown, again=again)
+        _enqueue(
+            submission_id=submission_id, exercise=exercise, countdown=countdown, priority=priority
+        )
     except Exception as exc:  # noqa: BLE001 - any broker failure: the sweeper recovers it
         logger.warning("submission %s: not sent (%s: %s); the sweeper will send it",
                        submission_id, type(exc).__name__, exc)  # fmt: skip
 
 
 def _enqueue_on_commit(
-    *, submission_id: int, exercise: str, countdown: float | None = None, again: bool = True
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_AGAIN,
 ) -> None:
     transaction.on_commit(
         functools.partial(
@@ -198,7 +215,7 @@ def _enqueue_on_commit(
             submission_id=submission_id,
             exercise=exercise,
             countdown=countdown,
-            again=again,
+            priority=priority,
         )
     )
 
@@ -279,7 +296,9 @@ def submission_create(
                 idempotency_key=idempotency_key,
             )
             if enqueue:
-                _enqueue_on_commit(submission_id=submission.pk, exercise=exercise, again=False)
+                _enqueue_on_commit(
+                    submission_id=submission.pk, exercise=exercise, priority=PRIORITY_NEW
+                )
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -701,7 +720,12 @@ def submission_sweep(*, now: datetime | None = None) -> list[int]:
                 )
             updated = guard.update(**changes)
             if updated:
-                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                _enqueue_on_commit(
+                    submission_id=pk,
+                    exercise=exercise,
+                    priority=PRIORITY_AGAIN if status == Submission.Status.RUNNING
+                    else PRIORITY_RESENT,
+                )  # fmt: skip
                 swept.append(pk)
     swept += _resend_lost_messages(now=now, skip=set(swept))
     if swept:
@@ -739,7 +763,7 @@ def _resend_lost_messages(*, now: datetime, skip: set[int]) -> list[int]:
                 pk=pk, status=Submission.Status.QUEUED, deadline=deadline
             ).update(deadline=now + QUEUE_WINDOW)
             if updated:
-                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                _enqueue_on_commit(submission_id=pk, exercise=exercise, priority=PRIORITY_RESENT)
                 resent.append(pk)
     return resent
 
