@@ -122,9 +122,9 @@ class Stack:
 def _running_container(client, image: str, timeout_s: float = 90.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        running = client.containers.list(filters={"ancestor": image, "status": "running"})
+        running = client.api.containers(filters={"ancestor": image, "status": "running"})
         if running:
-            return running[0]
+            return client.containers.get(running[0]["Id"])
         time.sleep(0.1)
     raise AssertionError("no sandbox container ran")
 
@@ -302,7 +302,8 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
         assert SANDBOXED + 1 <= runs <= SANDBOXED + 1 + 2 * retried + 6
 
         deadline = time.monotonic() + 40
-        while docker_client.containers.list(all=True, filters={"ancestor": image}):
+        # The low-level list: the high-level one inspects each and races their removal.
+        while docker_client.api.containers(all=True, filters={"ancestor": image}):
             assert time.monotonic() < deadline, "sandbox containers were left behind"
             time.sleep(1)
         total = time.monotonic() - began
