@@ -21,7 +21,9 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_acks_late=True,
     task_reject_on_worker_lost=True,
-    task_queues=[Queue("grade.cpu"), Queue("grade.gpu")],
+    # The sweeper has a queue of its own, so that it never waits behind gradings.
+    task_queues=[Queue("grade.cpu"), Queue("grade.gpu"), Queue("grade.sweep")],
+    task_routes={"grading.sweep_submissions": {"queue": "grade.sweep"}},
     task_default_queue="grade.cpu",
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,

@@ -193,12 +193,14 @@ RETRY_AFTER = {
     openapi_extra=RETRY_AFTER,
 )
 def submission_create(request: HttpRequest, payload: SubmissionIn):
+    """With an `Idempotency-Key` header, a retried POST returns the submission it made."""
     try:
         submission = services.submission_create(
             user=request.auth,
             exercise=payload.exercise,
             code=payload.code,
             kind=payload.kind.value,
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
     except services.SubmissionThrottled as exc:
         response = api.create_response(request, {"detail": str(exc)}, status=429)

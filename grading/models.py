@@ -52,6 +52,12 @@ class Submission(models.Model):
     )
     backend = models.CharField(max_length=20, blank=True)
     wall_s = models.FloatField(null=True, blank=True)
+    idempotency_key = models.CharField(  # noqa: DJ001 - NULL: no key, outside the unique
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="the client's Idempotency-Key: a retried POST returns this submission",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -59,6 +65,13 @@ class Submission(models.Model):
             models.Index(fields=["status", "deadline"], name="submission_status_deadline"),
             models.Index(
                 fields=["user", "exercise", "-created_at"], name="submission_user_exercise"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="submission_user_idempotency_key",
             ),
         ]
 

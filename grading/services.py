@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import threading
+import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,12 +47,26 @@ MAX_SANDBOX_RETRIES = 3  # then the learner is told it is our fault
 # starts the container, runs the reference solution and writes the verdict.
 TASK_SOFT_MARGIN_S = 60
 TASK_HARD_MARGIN_S = 30  # after the soft limit, time to record a clean sandbox_error
-# A running row is only given back to the queue once its worker must be dead: its hard
-# time limit has passed, plus this much for the broker to redeliver.
-CLAIM_SLACK_S = 30
+# The worker grading a row renews its deadline every HEARTBEAT_EVERY_S; a row whose
+# heartbeat is HEARTBEAT_STALE_S old lost its worker (killed, or its host gone) and the
+# sweeper, which runs every few seconds, gives it back to the queue. Stale is several
+# beats, so a slow database write or two never makes a live worker look dead.
+HEARTBEAT_EVERY_S = 2.0
+HEARTBEAT_STALE_S = 10.0
 # A queued row not picked up within this window had its message lost (a broker restart,
-# a purged queue): the sweeper sends it again. A duplicate message is harmless.
+# a purged queue): the sweeper sends it again. A duplicate message is harmless. Where the
+# broker can be searched (Redis), a missing message is found sooner: MESSAGE_GRACE_S after
+# the row was queued (its message goes out right after the commit).
 QUEUE_WINDOW = timedelta(minutes=5)
+MESSAGE_GRACE_S = 10.0
+# Each message's task id names its row, so the sweeper can find the row's message.
+TASK_ID_PREFIX = "submission-"
+# Message priorities (kombu's Redis transport serves 0 first, in steps 0, 3, 6, 9). Work
+# that was already started once (its worker was lost, it is retried, or handed back) goes
+# first; a queued row whose message was lost rejoins ahead of new submissions.
+PRIORITY_AGAIN = 0
+PRIORITY_RESENT = 3
+PRIORITY_NEW = 6
 # The owner of `manage.py grade` runs. The colon is refused by Django's username
 # validator, which sign-up and the admin's user form use, so no learner can take this
 # name and read what an operator graded ("grade-cli", the old name, could be).
@@ -167,7 +184,13 @@ def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
     return TaskTimeLimits(soft_s=soft, hard_s=soft + TASK_HARD_MARGIN_S)
 
 
-def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = None) -> None:
+def _enqueue(
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_NEW,
+) -> None:
     # By name, so that this module never imports grading.tasks (which imports it).
     try:
         spec = catalog.exercise_get(exercise)
@@ -179,19 +202,53 @@ def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = Non
     celery_app.send_task(
         "grading.grade_submission",
         args=[submission_id],
+        task_id=f"{TASK_ID_PREFIX}{submission_id}-{uuid.uuid4().hex[:12]}",
         queue=queue,
         countdown=countdown,
+        # A row sent again has waited once already: it goes ahead of the backlog instead
+        # of behind it (Redis: 0 is served first).
+        priority=priority,
         soft_time_limit=time_limits.soft_s,
         time_limit=time_limits.hard_s,
     )
 
 
+def _enqueue_or_leave_to_sweeper(
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_NEW,
+) -> None:
+    """Send the message; should the broker be down, the committed row is the promise.
+
+    The row stays queued without a message, and the sweeper sends it once the broker
+    answers (it looks for rows whose message is missing), so the caller never fails
+    for a submission that was stored.
+    """
+    try:
+        _enqueue(
+            submission_id=submission_id, exercise=exercise, countdown=countdown, priority=priority
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweeper recovers it
+        logger.warning("submission %s: not sent (%s: %s); the sweeper will send it",
+                       submission_id, type(exc).__name__, exc)  # fmt: skip
+
+
 def _enqueue_on_commit(
-    *, submission_id: int, exercise: str, countdown: float | None = None
+    *,
+    submission_id: int,
+    exercise: str,
+    countdown: float | None = None,
+    priority: int = PRIORITY_AGAIN,
 ) -> None:
     transaction.on_commit(
         functools.partial(
-            _enqueue, submission_id=submission_id, exercise=exercise, countdown=countdown
+            _enqueue_or_leave_to_sweeper,
+            submission_id=submission_id,
+            exercise=exercise,
+            countdown=countdown,
+            priority=priority,
         )
     )
 
@@ -235,13 +292,26 @@ def submission_create(
     code: str | bytes,
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
+    idempotency_key: str | None = None,
 ) -> Submission:
     """Validate and store a submission, and queue its grading once the row is committed.
 
     With `enqueue` (every learner-facing caller), at most GRADING_MAX_ACTIVE of the
     learner's submissions may be queued or running: one more raises SubmissionThrottled.
     The `grade` command grades in its own process (`enqueue=False`) and is not counted.
+
+    With an `idempotency_key` the same learner's same key returns the submission stored
+    the first time (a client retrying after a lost answer makes no duplicate); the same
+    key with another exercise, kind or code is refused.
     """
+    if idempotency_key is not None:
+        idempotency_key = idempotency_key.strip()[:200] or None
+    if idempotency_key:
+        earlier = _submission_for_key(
+            user=user, key=idempotency_key, exercise=exercise, code=code, kind=kind
+        )
+        if earlier is not None:
+            return earlier
     if kind not in Submission.Kind.values:
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
@@ -250,21 +320,50 @@ def submission_create(
     except KeyError:
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
     now = timezone.now()
-    with transaction.atomic():
-        if enqueue:
-            _check_active_limit(user=user)
-        submission = Submission.objects.create(
-            user=user,
-            exercise=exercise,
-            code=text,
-            kind=kind,
-            status=Submission.Status.QUEUED,
-            queued_at=now,
-            deadline=now + QUEUE_WINDOW,
+    try:
+        with transaction.atomic():
+            if enqueue:
+                _check_active_limit(user=user)
+            submission = Submission.objects.create(
+                user=user,
+                exercise=exercise,
+                code=text,
+                kind=kind,
+                status=Submission.Status.QUEUED,
+                queued_at=now,
+                deadline=now + QUEUE_WINDOW,
+                idempotency_key=idempotency_key,
+            )
+            if enqueue:
+                _enqueue_on_commit(
+                    submission_id=submission.pk, exercise=exercise, priority=PRIORITY_NEW
+                )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # Two requests with one key at once: the other stored it first.
+        earlier = _submission_for_key(
+            user=user, key=idempotency_key, exercise=exercise, code=code, kind=kind
         )
-        if enqueue:
-            _enqueue_on_commit(submission_id=submission.pk, exercise=exercise)
+        if earlier is None:
+            raise
+        return earlier
     return submission
+
+
+def _submission_for_key(
+    *, user: AbstractBaseUser, key: str, exercise: str, code: str | bytes, kind: str
+) -> Submission | None:
+    earlier = Submission.objects.filter(user=user, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    text = code.decode("utf-8", "replace") if isinstance(code, bytes) else code
+    if (earlier.exercise, earlier.kind, earlier.code) != (exercise, kind, text):
+        raise SubmissionRefused(
+            "This Idempotency-Key was already used for another submission (a different "
+            "exercise, kind or code). Use a new key for new code. Nothing was queued."
+        )
+    return earlier
 
 
 def _learner_message(verdict: Verdict) -> str:
@@ -437,16 +536,112 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
     except KeyError:
         spec = None
     limits = grading_limits(spec=spec) if spec is not None else Limits()
-    time_limits = grading_time_limits(limits=limits)
-    claimed_at = timezone.now()
+    claimed_at = submission_claim(submission_id=submission_id)
+    if claimed_at is None:
+        return None
+    submission.refresh_from_db()
+    heartbeat = Heartbeat(submission_id=submission_id, claimed_at=claimed_at)
+    heartbeat.start()
+    try:
+        return _grade_claimed(
+            submission=submission, spec=spec, limits=limits, claimed_at=claimed_at,
+            requeue=requeue, engine=engine,
+        )  # fmt: skip
+    finally:
+        heartbeat.stop()
+
+
+def submission_hand_back(*, submission_ids: list[int], now: datetime | None = None) -> list[int]:
+    """Give running rows back to the queue at once (a worker stopping without finishing).
+
+    The claim is dropped in one guarded UPDATE per row and a message is sent; the worker
+    still holding the old claim cannot store anything over a newer one. The attempt is
+    not counted: stopping was not the sandbox's failure.
+    """
+    now = now or timezone.now()
+    handed: list[int] = []
+    for pk, exercise in Submission.objects.filter(
+        pk__in=submission_ids, status=Submission.Status.RUNNING
+    ).values_list("pk", "exercise"):
+        with transaction.atomic():
+            updated = Submission.objects.filter(pk=pk, status=Submission.Status.RUNNING).update(
+                status=Submission.Status.QUEUED,
+                queued_at=now,
+                started_at=None,
+                deadline=now + QUEUE_WINDOW,
+            )
+            if updated:
+                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                handed.append(pk)
+    return handed
+
+
+def submission_claim(*, submission_id: int, now: datetime | None = None) -> datetime | None:
+    """Move a queued row to running in one UPDATE; the claim's time, or None if taken.
+
+    The claim holds HEARTBEAT_STALE_S unless its Heartbeat renews it.
+    """
+    claimed_at = now or timezone.now()
     claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
         status=Submission.Status.RUNNING,
         started_at=claimed_at,
-        deadline=claimed_at + timedelta(seconds=time_limits.hard_s + CLAIM_SLACK_S),
+        deadline=claimed_at + timedelta(seconds=HEARTBEAT_STALE_S),
     )
-    if not claimed:
-        return None
-    submission.refresh_from_db()
+    return claimed_at if claimed else None
+
+
+class Heartbeat(threading.Thread):
+    """Renews a claimed row's deadline every `every_s` while its grading runs.
+
+    From its own database connection: a worker killed mid-grade stops beating, and the
+    sweeper finds the row HEARTBEAT_STALE_S later instead of after the hard time limit.
+    Every write is guarded by the claim, so a finished or re-claimed row is left alone.
+    Inside the caller's open transaction (tests) the claim is not visible to another
+    connection yet, so there it does nothing.
+    """
+
+    def __init__(
+        self, *, submission_id: int, claimed_at: datetime, every_s: float = HEARTBEAT_EVERY_S
+    ) -> None:
+        super().__init__(name=f"heartbeat-{submission_id}", daemon=True)
+        self.submission_id = submission_id
+        self.claimed_at = claimed_at
+        self.every_s = every_s
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        if not transaction.get_connection().in_atomic_block:
+            super().start()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.every_s):
+                try:
+                    Submission.objects.filter(
+                        pk=self.submission_id,
+                        status=Submission.Status.RUNNING,
+                        started_at=self.claimed_at,
+                    ).update(deadline=timezone.now() + timedelta(seconds=HEARTBEAT_STALE_S))
+                except DatabaseError as exc:
+                    logger.warning("submission %s: heartbeat not written: %s",
+                                   self.submission_id, exc)  # fmt: skip
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _grade_claimed(
+    *,
+    submission: Submission,
+    spec: ExerciseSpec | None,
+    limits: Limits,
+    claimed_at: datetime,
+    requeue: bool,
+    engine: ModuleType,
+) -> Submission:
+    submission_id = submission.pk
 
     if spec is None:
         _finish(
@@ -564,11 +759,83 @@ def submission_sweep(*, now: datetime | None = None) -> list[int]:
                 )
             updated = guard.update(**changes)
             if updated:
-                _enqueue_on_commit(submission_id=pk, exercise=exercise)
+                _enqueue_on_commit(
+                    submission_id=pk,
+                    exercise=exercise,
+                    priority=PRIORITY_AGAIN if status == Submission.Status.RUNNING
+                    else PRIORITY_RESENT,
+                )  # fmt: skip
                 swept.append(pk)
+    swept += _resend_lost_messages(now=now, skip=set(swept))
     if swept:
         logger.warning("sweeper re-enqueued submissions %s", swept)
     return swept
+
+
+def _resend_lost_messages(*, now: datetime, skip: set[int]) -> list[int]:
+    """Send again the queued rows whose message the broker no longer holds.
+
+    Only where the broker can be searched (Redis: its queues and its unacked messages);
+    elsewhere QUEUE_WINDOW is the only net. A row is looked at MESSAGE_GRACE_S after it
+    was queued, so a message still on its way after the commit is not taken for lost.
+    """
+    waiting = {
+        pk: (exercise, deadline)
+        for pk, exercise, deadline in Submission.objects.filter(
+            status=Submission.Status.QUEUED,
+            queued_at__lt=now - timedelta(seconds=MESSAGE_GRACE_S),
+            deadline__gte=now,
+        ).values_list("pk", "exercise", "deadline")[:2000]
+        if pk not in skip
+    }
+    if not waiting:
+        return []
+    held = submissions_in_broker()
+    if held is None:
+        return []
+    resent = []
+    for pk, (exercise, deadline) in waiting.items():
+        if pk in held:
+            continue
+        with transaction.atomic():
+            updated = Submission.objects.filter(
+                pk=pk, status=Submission.Status.QUEUED, deadline=deadline
+            ).update(deadline=now + QUEUE_WINDOW)
+            if updated:
+                _enqueue_on_commit(submission_id=pk, exercise=exercise, priority=PRIORITY_RESENT)
+                resent.append(pk)
+    return resent
+
+
+_TASK_ID = re.compile(rb'"' + re.escape(TASK_ID_PREFIX.encode()) + rb"(\d+)-")
+GRADING_QUEUES = ("grade.cpu", "grade.gpu")
+
+
+def submissions_in_broker() -> set[int] | None:
+    """Ids of the submissions with a message in the broker (waiting or unacked).
+
+    None where the broker cannot be searched (not Redis, or not answering): then nothing
+    may be concluded from an absence.
+    """
+    url = celery_app.conf.broker_url or settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        found: set[int] = set()
+        for queue in GRADING_QUEUES:
+            # kombu keeps one list per priority step: the queue's name, then name+suffix.
+            for key in client.scan_iter(match=f"{queue}*", count=100):
+                for raw in client.lrange(key, 0, -1):
+                    found.update(int(m) for m in _TASK_ID.findall(raw))
+        for raw in client.hvals("unacked"):
+            found.update(int(m) for m in _TASK_ID.findall(raw))
+        return found
+    except Exception as exc:  # noqa: BLE001 - an unreadable broker proves nothing
+        logger.warning("sweeper could not search the broker: %s", exc)
+        return None
 
 
 def grading_cli_user() -> AbstractBaseUser:

@@ -17,7 +17,9 @@ from sandbox import Limits
 # exercise (services._enqueue), which may be larger.
 _LIMITS = services.grading_time_limits(limits=Limits(wall_s=settings.SANDBOX_WALL_S))
 
-SWEEP_EVERY_S = 60.0
+# Lost work is found within seconds: a dead worker's row within HEARTBEAT_STALE_S plus
+# this, a queued row with no message within MESSAGE_GRACE_S plus this.
+SWEEP_EVERY_S = 5.0
 
 
 @shared_task(
@@ -33,9 +35,10 @@ def grade_submission(submission_id: int) -> None:
 
 @shared_task(
     name="grading.sweep_submissions",
-    acks_late=True,
-    soft_time_limit=50,
-    time_limit=SWEEP_EVERY_S,
+    # Sweeps are idempotent and the next one is seconds away: none is redelivered.
+    acks_late=False,
+    soft_time_limit=30,
+    time_limit=40,
     ignore_result=True,
 )
 def sweep_submissions() -> int:

@@ -81,6 +81,24 @@ for _name in json.loads(__import__("sys").argv[2]):
 flags = [a for a in argv[1:] if a.startswith("-")]
 rest = [a for a in argv[1:] if not a.startswith("-")]
 if os.path.basename(argv[0]).startswith("python") and "-I" in flags and set(flags) <= {"-I", "-B"} and rest:
+    # The job runs in a child; this process is its clock from the hand-over on (PID 1's
+    # `timeout` covers the wait). Killing this process ends the box: `timeout` exits with
+    # its child, and with PID 1 every process in the namespace.
+    deadline_s = float(sys.argv[3])
+    child = os.fork()
+    if child:
+        import signal, time
+        end = time.monotonic() + deadline_s
+        while True:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(128 - code if code < 0 else code & 0xFF)
+            if time.monotonic() >= end:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                os._exit(137)
+            time.sleep(0.02)
     sys.argv = rest
     sys.dont_write_bytecode = True
     code = 0
@@ -124,8 +142,12 @@ def warm_servable(command: list[str]) -> bool:
     )
 
 
-def warm_bootstrap_argv(python: str, command: list[str]) -> list[str]:
-    return [python, "-I", "-c", WARM_BOOTSTRAP, json.dumps(command), json.dumps(list(PRELOAD))]
+def warm_bootstrap_argv(python: str, command: list[str], *, deadline_s: float) -> list[str]:
+    """`deadline_s`: how long the job may run after its hand-over, kept from inside."""
+    return [
+        python, "-I", "-c", WARM_BOOTSTRAP, json.dumps(command), json.dumps(list(PRELOAD)),
+        f"{deadline_s:g}",
+    ]  # fmt: skip
 
 
 def pack_files(files: dict[str, bytes]) -> bytes:

@@ -4,7 +4,8 @@ The container is created with stdin open and attached before it starts, so the j
 files go in through stdin (the root is read-only and the tmpfs exists only once the
 container runs). Output is read from the same attach stream by a thread that stops
 collecting at the cap. The wall clock is kept here, outside the box, and the container
-is removed in a finally block whatever happened.
+is removed in a finally block whatever happened. The box keeps a second clock of its own
+(INSIDE_GRACE_S later), so that a job whose worker died ends on time by itself.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ LABEL = "resnet-sandbox.job"
 # Which worker process made the container: host, pid and the pid's start time (pids get
 # reused), so one worker's start-up never reaps another live worker's jobs.
 OWNER_LABEL = "resnet-sandbox.owner"
+# When the container must be over by (unix time), inside deadline included: the reaper
+# removes a container past it whoever owns it, should even the inside deadline fail.
+DEADLINE_LABEL = "resnet-sandbox.deadline"
+# The container keeps its own clock too (coreutils `timeout` as its PID 1, which nothing
+# inside may stop or kill), so a job whose worker died ends by itself. It fires this long
+# after the worker's own wall clock, which therefore decides every normal run.
+INSIDE_GRACE_S = 5.0
+# Past its deadline label plus this, a container is reaped even if its worker lives.
+DEADLINE_REAP_SLACK_S = 30.0
 # A labelled container whose owner cannot be checked (another host sharing the engine) is
 # reaped only once it is older than any job can be.
 FOREIGN_STALE_AFTER_S = 3600.0
@@ -36,6 +46,9 @@ PYTHON = "python3"  # the image's interpreter, on its PATH
 WORKDIR = "/tmp"
 # Seconds to wait for a killed container to be reported as exited before giving up on it.
 KILL_GRACE_S = 10.0
+# Seconds before a run's start from which the engine's event log is searched for a kill
+# of its container (the engine's clock may lag the worker's a little).
+EVENT_CLOCK_SLACK_S = 5.0
 
 
 def _device_requests(spec: str) -> list[Any]:
@@ -262,12 +275,29 @@ class DockerBackend:
             PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)
         ]
         memory = f"{limits.memory_mb}m"
-        argv = warm_bootstrap_argv(PYTHON, command) if warm else bootstrap_argv(PYTHON, command)
+        inside_s = limits.wall_s + INSIDE_GRACE_S
+        if warm:
+            # A waiting container's own clock covers its wait (never used past
+            # POOL_MAX_AGE_S) and its job; the waiter's watchdog ends the job itself
+            # `inside_s` after the hand-over.
+            outer_s = POOL_MAX_AGE_S + inside_s
+            argv = warm_bootstrap_argv(PYTHON, command, deadline_s=inside_s)
+        else:
+            outer_s = inside_s
+            argv = bootstrap_argv(PYTHON, command)
+        over_by = time.time() + outer_s + KILL_GRACE_S
         return self.client.containers.create(
             self.image,
-            command=argv,
+            # PID 1 is `timeout`: a pid namespace's init takes no signal it does not
+            # handle from inside, so the job can neither stop nor kill its clock, and when
+            # it exits the kernel ends every process left in the box.
+            command=["timeout", "-s", "KILL", f"{outer_s:g}", *argv],
             name=f"resnet-sandbox-{uuid.uuid4().hex[:12]}",
-            labels={LABEL: "1", OWNER_LABEL: worker_identity()},
+            labels={
+                LABEL: "1",
+                OWNER_LABEL: worker_identity(),
+                DEADLINE_LABEL: f"{over_by:.0f}",
+            },
             stdin_open=True,
             tty=False,
             network_mode="none",
@@ -287,7 +317,7 @@ class DockerBackend:
             mem_limit=memory,
             memswap_limit=memory,  # equal: no swap
             nano_cpus=int(limits.cpus * 1e9),
-            init=True,  # docker-init reaps and takes every leftover child down with the job
+            init=False,  # `timeout` above is the box's init
             environment=job_environment(job, home=WORKDIR, path=None),
             working_dir=WORKDIR,
             hostname="sandbox",
@@ -338,8 +368,10 @@ class DockerBackend:
         """Send the job's files, keep the wall clock from now, and collect the result."""
         container, sock, output = running.container, running.sock, running.output
         finished, reader = running.finished, running.reader
+        # Wall-clock time, for the engine's event log (monotonic time means nothing to it).
+        since = time.time() - EVENT_CLOCK_SLACK_S
         started = time.monotonic()
-        timed_out = False
+        timed_out = killed_by_us = False
         try:
             # Sent from a thread: a stuck reader inside must not stop the clock out here.
             threading.Thread(target=_send, args=(sock, pack_files(job.files)), daemon=True).start()
@@ -354,6 +386,7 @@ class DockerBackend:
                 # Close our end first: a stream nobody reads would stall the engine's
                 # copy from the container, and with it the kill.
                 _close(sock)
+                killed_by_us = True
                 try:
                     container.kill()
                 except Exception:
@@ -366,15 +399,47 @@ class DockerBackend:
         container.reload()
         oom = bool(container.attrs["State"].get("OOMKilled"))
         code = state.get("StatusCode")
+        outside = None
+        if not killed_by_us and not oom and code is not None and code > 128:
+            outside = _killed_from_outside(self.client, container.id, since=since)
+            # The box's own clock fired (only ever after ours should have): a timeout.
+            timed_out = outside is None and wall >= limits.wall_s
         return _result(
             output=output,
             code=code,
             timed_out=timed_out,
             oom=oom,
+            killed_from_outside=outside,
             wall=wall,
             backend=self.name,
             image=self.image,
         )
+
+
+def _killed_from_outside(client: Any, container_id: str, *, since: float) -> str | None:
+    """How the engine was told to kill or stop this container, if anyone told it.
+
+    A job that kills itself (even with SIGKILL) leaves no such event: only the engine's
+    own `kill` or `stop` (`docker kill`, `docker stop`, a daemon shutting down) does, and
+    this backend records none of its own before asking. Returns a description or None.
+    """
+    try:
+        events = client.events(
+            since=since,
+            # Now: the kill came before the exit we waited for. A later `until` would
+            # hold the stream open until then.
+            until=time.time(),
+            filters={"container": container_id, "event": ["kill", "stop"]},
+            decode=True,
+        )
+        for event in events:
+            attributes = (event.get("Actor") or {}).get("Attributes") or {}
+            signal = attributes.get("signal")
+            action = event.get("Action") or event.get("status") or "kill"
+            return f"{action} (signal {signal})" if signal else action
+    except Exception:
+        return None  # the log could not be read: judge the run by its exit alone
+    return None
 
 
 def _result(
@@ -383,6 +448,7 @@ def _result(
     code: int | None,
     timed_out: bool,
     oom: bool,
+    killed_from_outside: str | None = None,
     wall: float,
     backend: str,
     image: str | None,
@@ -396,6 +462,10 @@ def _result(
         status = Status.TIMEOUT
     elif oom:
         status = Status.MEMORY_LIMIT
+    elif killed_from_outside:
+        # Killed by the engine on someone's order while it ran: our failure, retried.
+        status = Status.SANDBOX_ERROR
+        detail = f"the container was killed from outside: {killed_from_outside} (exit {code})"
     elif not output.ready:
         status = Status.SANDBOX_ERROR
         detail = output.setup_message() or f"the job never started (exit {code})"
@@ -453,16 +523,26 @@ def _age_s(container: Any) -> float:
     return time.time() - stamp.timestamp()
 
 
+def _deadline(container: Any) -> float:
+    try:
+        return float(container.labels.get(DEADLINE_LABEL, "inf"))
+    except ValueError:
+        return float("inf")
+
+
 def reap_leftovers(*, client: Any, stale_after_s: float = FOREIGN_STALE_AFTER_S) -> int:
     """Remove the containers whose worker is gone; returns how many went.
 
     A container of a live worker on this host is left alone, and one from another host
-    (workers sharing an engine) only goes once older than `stale_after_s`.
+    (workers sharing an engine) only goes once older than `stale_after_s`; either goes
+    once past its own deadline label (plus DEADLINE_REAP_SLACK_S), whoever owns it.
     """
     removed = 0
+    now = time.time()
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         alive = _owner_alive(container.labels.get(OWNER_LABEL, ""))
-        if alive or (alive is None and _age_s(container) < stale_after_s):
+        overdue = now > _deadline(container) + DEADLINE_REAP_SLACK_S
+        if not overdue and (alive or (alive is None and _age_s(container) < stale_after_s)):
             continue
         try:
             container.remove(force=True)

@@ -92,13 +92,13 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
-def test_celery_speaks_json_only_with_prefetch_one_and_both_grading_queues():
+def test_celery_speaks_json_only_with_prefetch_one_both_grading_queues_and_the_sweepers():
     from config.celery_app import app
 
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_serializer == "json"
     assert app.conf.worker_prefetch_multiplier == 1
-    assert {q.name for q in app.conf.task_queues} == {"grade.cpu", "grade.gpu"}
+    assert {q.name for q in app.conf.task_queues} == {"grade.cpu", "grade.gpu", "grade.sweep"}
 
 
 def test_pages_load_no_script_or_style_from_another_host():

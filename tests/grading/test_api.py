@@ -21,8 +21,10 @@ def token(learner):
     return key
 
 
-def post(client, body, *, token=None, raw=None, **extra):
+def post(client, body, *, token=None, raw=None, headers_key=None, **extra):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if headers_key is not None:
+        headers["Idempotency-Key"] = headers_key
     return client.post(
         "/api/submissions",
         raw if raw is not None else json.dumps(body),
@@ -148,3 +150,53 @@ def test_no_valid_credential_is_the_same_401_for_get_and_post(token):
     got = client.get("/api/submissions/1", headers=headers)
     assert posted.status_code == got.status_code == 401
     assert posted.json() == got.json() == {"detail": "Unauthorized"}
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """A Redis broker URL where nothing listens, as while Redis restarts."""
+    from config.celery_app import app
+
+    url = "redis://127.0.0.1:9/0"  # the discard port: connection refused
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    old_url = app.conf.broker_url
+    app.conf.broker_url = url
+    app._after_fork()
+    try:
+        yield url
+    finally:
+        app.conf.broker_url = old_url
+        app._after_fork()
+
+
+def test_with_the_broker_down_a_stored_submission_is_still_201_and_left_to_the_sweeper(
+    client, learner, token, broker_down, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}, token=token)
+    assert response.status_code == 201, response.content
+    submission = Submission.objects.get(pk=response.json()["id"])
+    assert submission.status == "queued" and submission.deadline is not None
+
+
+def test_a_retried_post_with_the_same_idempotency_key_returns_the_same_submission(
+    client, learner, token, broker, django_capture_on_commit_callbacks
+):
+    body = {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post(client, body, token=token, headers_key="retry-1")
+        again = post(client, body, token=token, headers_key="retry-1")
+        other = post(client, body, token=token, headers_key="retry-2")
+    assert first.status_code == again.status_code == other.status_code == 201
+    assert first.json()["id"] == again.json()["id"] != other.json()["id"]
+    assert Submission.objects.filter(user=learner).count() == 2
+    assert len(broker.take("grade.cpu")) == 2  # the replay sent nothing
+
+
+def test_an_idempotency_key_reused_for_other_code_is_refused(client, learner, token, broker):
+    post(client, {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}, token=token,
+         headers_key="k")  # fmt: skip
+    reused = post(client, {"exercise": "se-block", "code": SE_BLOCK_SYNTAX_ERROR}, token=token,
+                  headers_key="k")  # fmt: skip
+    assert reused.status_code == 422 and "Idempotency-Key" in reused.json()["detail"]
+    assert Submission.objects.filter(user=learner).count() == 1

@@ -225,12 +225,52 @@ def test_the_sweep_task_and_the_worker_start_up_hook_run_the_sweeper(learner, br
     assert Submission.objects.get(pk=first.pk).deadline > now
 
 
-def test_the_beat_schedule_sweeps_every_minute():
+def test_the_beat_schedule_sweeps_every_few_seconds_on_the_sweepers_own_queue():
     from config.celery_app import app
 
     entry = app.conf.beat_schedule["grading-sweep"]
     assert entry["task"] == "grading.sweep_submissions"
-    assert entry["schedule"] == 60
+    assert entry["schedule"] <= 5
+    assert entry["options"]["queue"] == "grade.sweep"
+    assert app.amqp.router.route({}, "grading.sweep_submissions")["queue"].name == "grade.sweep"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grading_workers_heartbeat_renews_its_claim_and_only_its_own(learner):
+    import time
+
+    now = timezone.now()
+    mine = make(learner, status="running", started_at=now, deadline=now)
+    heartbeat = services.Heartbeat(submission_id=mine.pk, claimed_at=now, every_s=0.1)
+    heartbeat.start()
+    try:
+        time.sleep(0.6)
+        renewed = Submission.objects.get(pk=mine.pk).deadline
+        assert renewed > now + timedelta(seconds=services.HEARTBEAT_STALE_S - 2)
+        # Claimed again by someone else: this heartbeat no longer touches it.
+        Submission.objects.filter(pk=mine.pk).update(started_at=now + timedelta(seconds=1),
+                                                     deadline=now)  # fmt: skip
+        time.sleep(0.4)
+        assert Submission.objects.get(pk=mine.pk).deadline == now
+    finally:
+        heartbeat.stop()
+        heartbeat.join(timeout=2)
+    assert not heartbeat.is_alive()
+
+
+def test_a_claimed_row_whose_worker_stops_beating_is_queued_again_within_seconds(
+    learner, broker, django_capture_on_commit_callbacks
+):
+    submission = make(learner)
+    claimed_at = services.submission_claim(submission_id=submission.pk)
+    assert services.submission_claim(submission_id=submission.pk) is None  # taken
+    # No heartbeat came (the worker was killed): a sweep seconds later gives it back.
+    later = claimed_at + timedelta(seconds=services.HEARTBEAT_STALE_S + 1)
+    assert later - claimed_at < timedelta(seconds=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.submission_sweep(now=later) == [submission.pk]
+    assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]
+    assert Submission.objects.get(pk=submission.pk).status == "queued"
 
 
 def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
@@ -263,3 +303,27 @@ def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
     finish("submit", "passed")
     done = TaskCompletion.objects.filter(plan=plan).values_list("task__slug", flat=True)
     assert list(done) == ["d3-exercise"]
+
+
+def test_a_stopping_worker_says_whether_it_finishes_or_hands_back(learner, broker, caplog):
+    from grading.signals import on_worker_shutting_down, shutdown_report
+
+    assert shutdown_report(submission_ids=[], how="Warm") == "warm shutdown: no grading in progress"
+    assert "finishing submission(s) 7, 9" in shutdown_report(submission_ids=[7, 9], how="Warm")
+    assert "handing submission(s) 7 back" in shutdown_report(submission_ids=[7], how="Cold")
+    with caplog.at_level("WARNING", logger="grading.signals"):
+        on_worker_shutting_down(how="Warm")  # this process grades nothing
+    assert "warm shutdown: no grading in progress" in caplog.text
+
+
+def test_a_running_row_handed_back_is_queued_at_once_without_counting_an_attempt(
+    learner, broker, django_capture_on_commit_callbacks
+):
+    submission = make(learner)
+    services.submission_claim(submission_id=submission.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.submission_hand_back(submission_ids=[submission.pk]) == [submission.pk]
+        assert services.submission_hand_back(submission_ids=[submission.pk]) == []
+    row = Submission.objects.get(pk=submission.pk)
+    assert (row.status, row.attempts, row.started_at) == ("queued", 0, None)
+    assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]

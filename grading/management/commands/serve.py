@@ -1,6 +1,7 @@
 """Start the web server and one Celery worker together; Ctrl-C stops both.
 
-This is what `make run` ends with. The worker consumes both grading queues and runs the beat schedule (the sweeper). With
+This is what `make run` ends with. One worker consumes both grading queues; a second,
+small one runs the beat schedule and consumes the sweeper's own queue. With
 --gunicorn the web side is gunicorn instead of Django's development server.
 """
 
@@ -31,10 +32,19 @@ class Command(BaseCommand):
         else:
             web = [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
         worker = [
-            python, "-m", "celery", "-A", "config", "worker",
-            "-Q", "grade.cpu,grade.gpu,lab.cpu", "--concurrency", "1", "--loglevel", "INFO",
-            # Embedded beat (one worker only): the sweeper re-enqueues stuck submissions.
+            python, "-m", "celery", "-A", "config", "worker", "-n", "grader@%h",
+            "-Q", "grade.cpu,grade.gpu", "--concurrency", "1", "--loglevel", "INFO",
+        ]  # fmt: skip
+        sweeper = [
+            python, "-m", "celery", "-A", "config", "worker", "-n", "sweeper@%h",
+            "-Q", "grade.sweep", "--pool", "solo", "--loglevel", "INFO",
+            # Embedded beat, beside the sweeper's own queue: it never waits for a grading.
             "--beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
+        ]  # fmt: skip
+        # Labs on a worker of their own: a minute-long lab never holds up a grading.
+        lab = [
+            python, "-m", "celery", "-A", "config", "worker", "-n", "lab@%h",
+            "-Q", "lab.cpu", "--concurrency", "1", "--loglevel", "INFO",
         ]  # fmt: skip
         broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
         self.stdout.write(
@@ -46,7 +56,7 @@ class Command(BaseCommand):
             f"  create an account at http://{host}:{port}/accounts/signup/ "
             "(or an admin: python manage.py createsuperuser)"
         )
-        procs = [subprocess.Popen(worker), subprocess.Popen(web)]
+        procs = [subprocess.Popen(cmd) for cmd in (worker, sweeper, lab, web)]
         stopping = False
 
         def stop(*_):
