@@ -21,6 +21,7 @@ from typing import Any
 from sandbox.bootstrap import bootstrap_argv, pack_files
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
+from sandbox.gpu import device_slots, docker_arguments
 from sandbox.types import Job, Limits, RunResult, Status
 
 LABEL = "resnet-sandbox.job"
@@ -34,18 +35,6 @@ PYTHON = "python3"  # the image's interpreter, on its PATH
 WORKDIR = "/tmp"
 # Seconds to wait for a killed container to be reported as exited before giving up on it.
 KILL_GRACE_S = 10.0
-
-
-def _device_requests(spec: str) -> list[Any]:
-    import docker.types
-
-    spec = (spec or "none").strip().lower()
-    if spec in ("", "none"):
-        return []
-    if spec == "all":
-        return [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
-    ids = [part.strip() for part in spec.split(",") if part.strip()]
-    return [docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
 
 
 def _raw_socket(attached: Any) -> socket.socket:
@@ -113,8 +102,10 @@ class DockerBackend:
         started = time.monotonic()
         container = None
         try:
-            container = self._create(job, limits)
-            return self._drive(container, job, limits, started)
+            # A GPU job waits here for its device's slot; GpuUnavailable is our error.
+            with device_slots(limits.gpus):
+                container = self._create(job, limits)
+                return self._drive(container, job, limits, started)
         except Exception as exc:  # any failure of ours is a sandbox_error, never the code's
             return RunResult.sandbox_error(
                 backend=self.name,
@@ -136,6 +127,9 @@ class DockerBackend:
             PYTHON if part == "python" and i == 0 else part for i, part in enumerate(job.command)
         ]
         memory = f"{limits.memory_mb}m"
+        # The GPU's device request, or its nodes and libraries (sandbox/gpu.py).
+        gpu = docker_arguments(limits.gpus, client=self.client)
+        environment = job_environment(job, home=WORKDIR, path=None) | gpu.pop("environment", {})
         return self.client.containers.create(
             self.image,
             command=bootstrap_argv(PYTHON, command),
@@ -161,7 +155,7 @@ class DockerBackend:
             memswap_limit=memory,  # equal: no swap
             nano_cpus=int(limits.cpus * 1e9),
             init=True,  # docker-init reaps and takes every leftover child down with the job
-            environment=job_environment(job, home=WORKDIR, path=None),
+            environment=environment,
             working_dir=WORKDIR,
             hostname="sandbox",
             log_config=docker.types.LogConfig(type="none"),  # a flood never reaches disk
@@ -169,7 +163,7 @@ class DockerBackend:
                 docker.types.Ulimit(name="core", soft=0, hard=0),
                 docker.types.Ulimit(name="msgqueue", soft=0, hard=0),
             ],
-            device_requests=_device_requests(limits.gpus),
+            **gpu,
         )
 
     def _drive(self, container: Any, job: Job, limits: Limits, started: float) -> RunResult:
