@@ -365,6 +365,12 @@ def grade(
             message = "not run: the program ended before the tests finished (exit() in your code?)"
         return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
                         stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+    if candidate.get("cuda_oom") is True:
+        # The GPU's memory is bounded in the job's process (the harness); running out of
+        # it ends the run as the host memory limit would.
+        message = "not run to the end: your code went past its share of the GPU's memory"
+        return _verdict(_all_failed(plan, message), status="error", error_kind="memory",
+                        stderr=stderr, started=started, backend=result.backend)  # fmt: skip
     tests = outcomes_compute(
         plan=plan, candidate=candidate["probes"], reference=reference, source=text
     )

@@ -81,7 +81,14 @@ def seeded_state(seed: int, shapes: dict[str, list[int]]) -> dict[str, np.ndarra
 # ---------------------------------------------------------------------------- helpers
 
 
+# Set when the candidate's code ran the GPU out of memory anywhere; the worker then
+# reports the run as stopped by the memory limit, as the host's OOM killer would be.
+_CUDA_OOM = [False]
+
+
 def _error(exc: BaseException) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        _CUDA_OOM[0] = True
     text = f"{type(exc).__name__}: {exc}"[:450]
     # Where in the candidate's file it happened, so the page can mark the line.
     lines = [
@@ -439,6 +446,21 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def bound_gpu_memory() -> float | None:
+    """Cap this process's share of each GPU's memory, before the candidate's code runs.
+
+    The sandbox says the share (SANDBOX_GPU_MEMORY_FRACTION, 1 / jobs per device). It
+    guards against accidents, not against intent: code in this process can raise it
+    again. A hard bound is the host's (MIG or MPS limits; README, "GPU sandboxes").
+    """
+    share = os.environ.get("SANDBOX_GPU_MEMORY_FRACTION")
+    if not share or not torch.cuda.is_available():
+        return None
+    for index in range(torch.cuda.device_count()):
+        torch.cuda.set_per_process_memory_fraction(float(share), index)
+    return float(share)
+
+
 def main() -> int:
     with open("plan.json", "rb") as f:
         plan = json.loads(f.read())
@@ -455,20 +477,25 @@ def main() -> int:
     result_fd = os.dup(1)
     os.dup2(2, 1)
     torch.set_num_threads(1)
+    bound_gpu_memory()
 
     spec = importlib.util.spec_from_file_location("solution", "solution.py")
     solution = importlib.util.module_from_spec(spec)
     sys.modules["solution"] = solution
     try:
         spec.loader.exec_module(solution)
-    except BaseException:
+    except BaseException as exc:
         traceback.print_exc()
         sys.stderr.flush()
-        return 1
-    results = measure(plan["probes"], arrays, solution)
+        if not isinstance(exc, torch.cuda.OutOfMemoryError):
+            return 1
+        _CUDA_OOM[0] = True
+        results = {}
+    else:
+        results = measure(plan["probes"], arrays, solution)
     sys.stdout.flush()
     sys.stderr.flush()
-    _write_all(result_fd, frame(nonce, {"probes": results}))
+    _write_all(result_fd, frame(nonce, {"probes": results, "cuda_oom": _CUDA_OOM[0]}))
     os.close(result_fd)
     return 0
 
