@@ -118,9 +118,16 @@ def grading_limits(*, spec: ExerciseSpec) -> Limits:
     return Limits(**merged)
 
 
-def grading_queue(*, spec: ExerciseSpec) -> str:
-    """grade.gpu only where this deployment runs GPU workers (GRADING_GPU=1)."""
-    return "grade.gpu" if spec.queue == "grade.gpu" and settings.GRADING_GPU else "grade.cpu"
+def grading_queue(*, spec: ExerciseSpec, on_gpu: bool = False) -> str:
+    """grade.gpu only where this deployment runs GPU workers (GRADING_GPU=1): for a GPU
+    exercise, or a submission that asked for the device tests."""
+    wants = spec.queue == "grade.gpu" or (on_gpu and spec.device_tests)
+    return "grade.gpu" if wants and settings.GRADING_GPU else "grade.cpu"
+
+
+def gpu_tests_offered(*, spec: ExerciseSpec) -> bool:
+    """Whether a learner may ask for this exercise's device tests here."""
+    return spec.device_tests and settings.GRADING_GPU
 
 
 @dataclass(frozen=True)
@@ -129,20 +136,22 @@ class TaskTimeLimits:
     hard_s: float
 
 
-def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
-    soft = limits.wall_s + TASK_SOFT_MARGIN_S
+def grading_time_limits(*, limits: Limits, on_gpu: bool = False) -> TaskTimeLimits:
+    # Device tests run in a second job of the same limits, after the CPU tests' job.
+    soft = limits.wall_s * (2 if on_gpu else 1) + TASK_SOFT_MARGIN_S
     return TaskTimeLimits(soft_s=soft, hard_s=soft + TASK_HARD_MARGIN_S)
 
 
 def _enqueue(*, submission_id: int, exercise: str, countdown: float | None = None) -> None:
     # By name, so that this module never imports grading.tasks (which imports it).
+    on_gpu = Submission.objects.filter(pk=submission_id, on_gpu=True).exists()
     try:
         spec = _engine().exercise_get(exercise)
     except KeyError:
         queue, limits = "grade.cpu", Limits()  # the worker records the unknown exercise
     else:
-        queue, limits = grading_queue(spec=spec), grading_limits(spec=spec)
-    time_limits = grading_time_limits(limits=limits)
+        queue, limits = grading_queue(spec=spec, on_gpu=on_gpu), grading_limits(spec=spec)
+    time_limits = grading_time_limits(limits=limits, on_gpu=on_gpu)
     celery_app.send_task(
         "grading.grade_submission",
         args=[submission_id],
@@ -202,15 +211,21 @@ def submission_create(
     code: str | bytes,
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
+    on_gpu: bool = False,
 ) -> Submission:
-    """Validate and store a submission, and queue its grading once the row is committed."""
+    """Validate and store a submission, and queue its grading once the row is committed.
+
+    `on_gpu` asks for the device tests too; it is kept only for a submission (not sample
+    tests) of an exercise that has them, where GPU workers exist (gpu_tests_offered).
+    """
     if kind not in Submission.Kind.values:
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
     try:
-        _engine().exercise_get(exercise)
+        spec = _engine().exercise_get(exercise)
     except KeyError:
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
+    on_gpu = on_gpu and kind == Submission.Kind.SUBMIT and gpu_tests_offered(spec=spec)
     now = timezone.now()
     with transaction.atomic():
         submission = Submission.objects.create(
@@ -218,6 +233,7 @@ def submission_create(
             exercise=exercise,
             code=text,
             kind=kind,
+            on_gpu=on_gpu,
             status=Submission.Status.QUEUED,
             queued_at=now,
             deadline=now + QUEUE_WINDOW,
@@ -397,7 +413,7 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
     except KeyError:
         spec = None
     limits = grading_limits(spec=spec) if spec is not None else Limits()
-    time_limits = grading_time_limits(limits=limits)
+    time_limits = grading_time_limits(limits=limits, on_gpu=submission.on_gpu)
     claimed_at = timezone.now()
     claimed = Submission.objects.filter(pk=submission_id, status=Submission.Status.QUEUED).update(
         status=Submission.Status.RUNNING,
@@ -430,6 +446,8 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
             backend=settings.SANDBOX_BACKEND,
             image=settings.SANDBOX_IMAGE or None,
             limits=limits,
+            # The device tests, on this worker's GPUs, when the learner asked for them.
+            gpus=settings.SANDBOX_GPUS if submission.on_gpu else "none",
         )
     except SandboxUnavailable as exc:
         _retry_or_give_up(submission=submission, claimed_at=claimed_at,
