@@ -125,6 +125,17 @@ def grading_queue(*, spec: ExerciseSpec, on_gpu: bool = False) -> str:
     return "grade.gpu" if wants and settings.GRADING_GPU else "grade.cpu"
 
 
+def _device_test_gpus(*, submission: Submission) -> str:
+    """The GPUs for a submission's device tests: this worker's, when it asked for them.
+
+    A worker that takes grade.gpu without SANDBOX_GPUS asks for all GPUs, so that a host
+    without one fails loudly (sandbox_error) instead of leaving the device tests out.
+    """
+    if not submission.on_gpu:
+        return "none"
+    return settings.SANDBOX_GPUS if settings.SANDBOX_GPUS != "none" else "all"
+
+
 def gpu_tests_offered(*, spec: ExerciseSpec) -> bool:
     """Whether a learner may ask for this exercise's device tests here."""
     return spec.device_tests and settings.GRADING_GPU
@@ -446,8 +457,7 @@ def submission_grade(*, submission_id: int, requeue: bool = True) -> Submission 
             backend=settings.SANDBOX_BACKEND,
             image=settings.SANDBOX_IMAGE or None,
             limits=limits,
-            # The device tests, on this worker's GPUs, when the learner asked for them.
-            gpus=settings.SANDBOX_GPUS if submission.on_gpu else "none",
+            gpus=_device_test_gpus(submission=submission),
         )
     except SandboxUnavailable as exc:
         _retry_or_give_up(submission=submission, claimed_at=claimed_at,

@@ -240,3 +240,25 @@ def test_device_tests_without_a_usable_gpu_are_a_sandbox_error(
     # Without a GPU asked for, the same code passes on the CPU.
     assert engine.grade(exercise="se-block", source=source, backend="docker",
                         image=sandbox_image).status == "passed"  # fmt: skip
+
+
+@pytest.mark.docker
+@pytest.mark.django_db
+def test_a_gpu_submission_on_a_worker_without_a_gpu_is_retried_as_our_fault(
+    settings, learner, sandbox_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grading import services
+    from grading.models import Submission
+
+    monkeypatch.setenv("SANDBOX_GPU_PATH", "devices")
+    monkeypatch.setenv("SANDBOX_GPU_DEV_ROOT", "/nonexistent")  # this host has no GPU
+    settings.GRADING_GPU, settings.SANDBOX_GPUS = True, "none"
+    settings.SANDBOX_BACKEND, settings.SANDBOX_IMAGE = "docker", sandbox_image
+    code = (VARIANTS / "se_block" / "wrong_no_device.py").read_text()
+    submission = services.submission_create(user=learner, exercise="se-block", code=code,
+                                            on_gpu=True, enqueue=False)  # fmt: skip
+    services.submission_grade(submission_id=submission.pk, requeue=False)
+    submission.refresh_from_db()
+    assert (submission.status, submission.attempts) == (Submission.Status.QUEUED, 1)
+    assert "no NVIDIA device nodes" in submission.detail
+    assert not submission.tests.exists()  # nothing is blamed on the code
