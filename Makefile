@@ -36,11 +36,14 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 # The offline base (Debian packages, no registry), then the image on top of it.
+# TORCH=cuda builds the GPU hosts' image: the same torch version built for CUDA, under its
+# own tag (resnet-sandbox:<hash>-cuda); workers pick it with SANDBOX_TORCH=cuda.
+TORCH ?= cpu
 sandbox-base:
 	bash sandbox/build_base.sh
 
 sandbox-image: $(STAMP) sandbox-base
-	$(PY) -m sandbox build-image
+	$(PY) -m sandbox build-image --torch $(TORCH)
 
 clean:
 	rm -rf $(VENV) var

@@ -31,6 +31,7 @@ class ExerciseSpec:
     limits: Limits
     statement: str = ""
     categories: list[str] = field(default_factory=list)
+    device_tests: bool = False  # a PyTorch exercise: its hidden tests can also run on a GPU
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -9,6 +9,7 @@ report syntax errors, never executed here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -24,6 +25,7 @@ import sandbox
 from grading.catalog import ExerciseSpec
 from grading.compare import Missing, Unusable, parse_frame, probe, raised
 from grading.exercises import SOURCE, Exercise, TestPlan, all_exercises
+from grading.exercises._device import device_plan, device_reference, has_device_tests
 from grading.harness import harness_module, harness_source
 
 MAX_SOURCE_BYTES = 64 * 1024
@@ -86,6 +88,7 @@ def _registry() -> dict[str, Exercise]:
 def _spec(slug: str) -> ExerciseSpec:
     ex = _registry()[slug]
     plan = ex.build(seed=0, sample=True)
+    hidden = ex.build(seed=0, sample=False)
     return ExerciseSpec(
         slug=ex.slug,
         title=ex.title,
@@ -95,7 +98,8 @@ def _spec(slug: str) -> ExerciseSpec:
         sample_test_names=[c.name for c in plan.checks],
         limits=ex.limits,
         statement=ex.statement,
-        categories=sorted({c.category for c in ex.build(seed=0, sample=False).checks}),
+        categories=sorted({c.category for c in hidden.checks}),
+        device_tests=has_device_tests(hidden),
     )
 
 
@@ -318,8 +322,14 @@ def grade(
     image: str | None = None,
     limits: sandbox.Limits | None = None,
     seed: int | None = None,
+    gpus: str = "none",
 ) -> Verdict:
-    """Grade one submission. KeyError for an unknown exercise, ValueError for a bad source."""
+    """Grade one submission. KeyError for an unknown exercise, ValueError for a bad source.
+
+    With `gpus` (a sandbox GPU spec such as "all"), hidden tests also run the device tests
+    (grading/exercises/_device.py) in a second job that gets the GPU; the CPU tests' job
+    never has one.
+    """
     started = time.monotonic()
     if exercise not in _registry():
         raise KeyError(f"unknown exercise {exercise!r}")
@@ -357,10 +367,11 @@ def grade(
     job = job_build(plan=plan, source=text, nonce=nonce)
     # The reference is measured here while the sandbox runs the candidate's code: the
     # two overlap instead of adding up.
+    limits = dataclasses.replace(limits or ex.limits, gpus="none")
     pending = _REFERENCE_POOL.submit(reference_measure, exercise=ex, plan=plan)
     try:
         try:
-            result = sandbox.run(job, limits or ex.limits, backend=backend, image=image)
+            result = sandbox.run(job, limits, backend=backend, image=image)
         except sandbox.SandboxUnavailable as exc:
             return _verdict(_all_failed(plan, "not run: no sandbox is available"),
                             status="sandbox_error", error_kind="unavailable", started=started,
@@ -387,14 +398,61 @@ def grade(
                 )
             return _verdict(_all_failed(plan, message), status="error", error_kind="runtime",
                             stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+        if candidate.get("cuda_oom") is True:
+            # The GPU's memory is bounded in the job's process (the harness); running out
+            # of it ends the run as the host memory limit would.
+            message = "not run to the end: your code went past its share of the GPU's memory"
+            return _verdict(_all_failed(plan, message), status="error", error_kind="memory",
+                            stderr=stderr, started=started, backend=result.backend)  # fmt: skip
         tests = outcomes_compute(
             plan=plan, candidate=candidate["probes"], reference=reference, source=text
         )
         if interface_missing(tests):
             return _verdict(tests, status="error", error_kind="interface",
                             stderr=stderr, started=started, backend=result.backend)  # fmt: skip
+        if gpus != "none" and not sample and has_device_tests(plan):
+            try:
+                tests += device_outcomes(plan=plan, reference=reference, source=text,
+                                         limits=dataclasses.replace(limits, gpus=gpus),
+                                         backend=backend, image=image)  # fmt: skip
+            except DeviceJobFailed as exc:
+                return _verdict(_all_failed(plan, "not run: the sandbox failed (not your code)"),
+                                status="sandbox_error", error_kind="sandbox", started=started,
+                                backend=result.backend, detail=str(exc))  # fmt: skip
         return _verdict(tests, started=started, backend=result.backend)
     finally:
         # torch's default dtype is process-wide and the reference's probes set it: no
         # torch work of the caller (the next grading's plan) may overlap that thread.
         wait([pending])
+
+
+class DeviceJobFailed(RuntimeError):
+    """The device tests' job failed on our side (no GPU in the box, a sandbox error)."""
+
+
+def device_outcomes(
+    *, plan: TestPlan, reference: dict, source: str, limits: sandbox.Limits,
+    backend: str = "auto", image: str | None = None,
+) -> list[TestOutcome]:  # fmt: skip
+    """The device tests: their own job with the GPU, compared with the CPU reference."""
+    dplan = device_plan(plan)
+    nonce = secrets.token_hex(16)
+    job = job_build(plan=dplan, source=source, nonce=nonce)
+    try:
+        result = sandbox.run(job, limits, backend=backend, image=image)
+    except sandbox.SandboxUnavailable as exc:
+        raise DeviceJobFailed(str(exc)) from None
+    if result.status == sandbox.Status.SANDBOX_ERROR:
+        raise DeviceJobFailed(f"device tests: {result.detail}")
+    if result.status in _LIMIT_STATUSES:
+        return _all_failed(dplan, limit_message(result.status, limits)[1])
+    candidate = parse_frame(result.stdout, nonce)
+    if candidate is None:
+        return _all_failed(dplan, "not run: your code raised an error before the device tests")
+    if candidate.get("device_unavailable") is True:
+        raise DeviceJobFailed("device tests: the sandbox job has no usable CUDA device")
+    if candidate.get("cuda_oom") is True:
+        return _all_failed(dplan, "not run to the end: your code went past its share of the "
+                                  "GPU's memory")  # fmt: skip
+    return outcomes_compute(plan=dplan, candidate=candidate["probes"],
+                            reference=device_reference(dplan, reference), source=source)  # fmt: skip

@@ -32,6 +32,9 @@ class Submission(models.Model):
     exercise = models.SlugField(max_length=120)
     code = models.TextField()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SUBMIT)
+    on_gpu = models.BooleanField(
+        default=False, help_text="also run the device tests on a GPU worker (grade.gpu)"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     score = models.FloatField(null=True, blank=True, help_text="tests passed / total")
     passed = models.PositiveIntegerField(default=0)

@@ -168,9 +168,27 @@ def grading_limits(*, spec: ExerciseSpec) -> Limits:
     return Limits(**merged)
 
 
-def grading_queue(*, spec: ExerciseSpec) -> str:
-    """grade.gpu only where this deployment runs GPU workers (GRADING_GPU=1)."""
-    return "grade.gpu" if spec.queue == "grade.gpu" and settings.GRADING_GPU else "grade.cpu"
+def grading_queue(*, spec: ExerciseSpec, on_gpu: bool = False) -> str:
+    """grade.gpu only where this deployment runs GPU workers (GRADING_GPU=1): for a GPU
+    exercise, or a submission that asked for the device tests."""
+    wants = spec.queue == "grade.gpu" or (on_gpu and spec.device_tests)
+    return "grade.gpu" if wants and settings.GRADING_GPU else "grade.cpu"
+
+
+def _device_test_gpus(*, submission: Submission) -> str:
+    """The GPUs for a submission's device tests: this worker's, when it asked for them.
+
+    A worker that takes grade.gpu without SANDBOX_GPUS asks for all GPUs, so that a host
+    without one fails loudly (sandbox_error) instead of leaving the device tests out.
+    """
+    if not submission.on_gpu:
+        return "none"
+    return settings.SANDBOX_GPUS if settings.SANDBOX_GPUS != "none" else "all"
+
+
+def gpu_tests_offered(*, spec: ExerciseSpec) -> bool:
+    """Whether a learner may ask for this exercise's device tests here."""
+    return spec.device_tests and settings.GRADING_GPU
 
 
 @dataclass(frozen=True)
@@ -179,8 +197,9 @@ class TaskTimeLimits:
     hard_s: float
 
 
-def grading_time_limits(*, limits: Limits) -> TaskTimeLimits:
-    soft = limits.wall_s + TASK_SOFT_MARGIN_S
+def grading_time_limits(*, limits: Limits, on_gpu: bool = False) -> TaskTimeLimits:
+    # Device tests run in a second job of the same limits, after the CPU tests' job.
+    soft = limits.wall_s * (2 if on_gpu else 1) + TASK_SOFT_MARGIN_S
     return TaskTimeLimits(soft_s=soft, hard_s=soft + TASK_HARD_MARGIN_S)
 
 
@@ -192,13 +211,14 @@ def _enqueue(
     priority: int = PRIORITY_NEW,
 ) -> None:
     # By name, so that this module never imports grading.tasks (which imports it).
+    on_gpu = Submission.objects.filter(pk=submission_id, on_gpu=True).exists()
     try:
         spec = catalog.exercise_get(exercise)
     except KeyError:
         queue, limits = "grade.cpu", Limits()  # the worker records the unknown exercise
     else:
-        queue, limits = grading_queue(spec=spec), grading_limits(spec=spec)
-    time_limits = grading_time_limits(limits=limits)
+        queue, limits = grading_queue(spec=spec, on_gpu=on_gpu), grading_limits(spec=spec)
+    time_limits = grading_time_limits(limits=limits, on_gpu=on_gpu)
     celery_app.send_task(
         "grading.grade_submission",
         args=[submission_id],
@@ -293,6 +313,7 @@ def submission_create(
     kind: str = Submission.Kind.SUBMIT,
     enqueue: bool = True,
     idempotency_key: str | None = None,
+    on_gpu: bool = False,
 ) -> Submission:
     """Validate and store a submission, and queue its grading once the row is committed.
 
@@ -303,6 +324,9 @@ def submission_create(
     With an `idempotency_key` the same learner's same key returns the submission stored
     the first time (a client retrying after a lost answer makes no duplicate); the same
     key with another exercise, kind or code is refused.
+
+    `on_gpu` asks for the device tests too; it is kept only for a submission (not sample
+    tests) of an exercise that has them, where GPU workers exist (gpu_tests_offered).
     """
     if idempotency_key is not None:
         idempotency_key = idempotency_key.strip()[:200] or None
@@ -316,9 +340,10 @@ def submission_create(
         raise SubmissionRefused(f"Unknown kind {kind!r}: use 'sample' or 'submit'.")
     text = source_check(code=code)
     try:
-        catalog.exercise_get(exercise)
+        spec = catalog.exercise_get(exercise)
     except KeyError:
         raise SubmissionRefused(f"There is no exercise named {exercise!r}.") from None
+    on_gpu = on_gpu and kind == Submission.Kind.SUBMIT and gpu_tests_offered(spec=spec)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -329,6 +354,7 @@ def submission_create(
                 exercise=exercise,
                 code=text,
                 kind=kind,
+                on_gpu=on_gpu,
                 status=Submission.Status.QUEUED,
                 queued_at=now,
                 deadline=now + QUEUE_WINDOW,
@@ -665,6 +691,7 @@ def _grade_claimed(
             backend=settings.SANDBOX_BACKEND,
             image=settings.SANDBOX_IMAGE or None,
             limits=limits,
+            gpus=_device_test_gpus(submission=submission),
         )
     except SandboxUnavailable as exc:
         _retry_or_give_up(submission=submission, claimed_at=claimed_at,

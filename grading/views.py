@@ -81,6 +81,7 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         # Submit and Run are disabled while this run is graded (editor.js keeps it so).
         "pending": current is not None and not current.is_final,
         "max_kib": services.MAX_SOURCE_BYTES // 1024,
+        "gpu_offered": services.gpu_tests_offered(spec=spec),
         "time_zone": account_selectors.learner_time_zone(user=request.user),
     }
 
@@ -107,8 +108,9 @@ def exercise_submit(request: HttpRequest, slug: str) -> HttpResponse:
     is_htmx = request.headers.get("HX-Request") == "true"
     try:
         submission = services.submission_create(
-            user=request.user, exercise=slug, code=code, kind=kind
-        )
+            user=request.user, exercise=slug, code=code, kind=kind,
+            on_gpu=request.POST.get("on_gpu") == "1",
+        )  # fmt: skip
     except services.SubmissionRefused as exc:
         throttled = isinstance(exc, services.SubmissionThrottled)
         if is_htmx:

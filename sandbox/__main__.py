@@ -26,14 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--image", default=None, help="Docker image (default: the recipe's tag)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
-    commands.add_parser("build-image", help="build the sandbox image (make sandbox-image)")
+    build = commands.add_parser("build-image", help="build the sandbox image (make sandbox-image)")
+    build.add_argument(
+        "--torch",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="which build of the same torch version: cpu, or cuda for GPU hosts (own tag)",
+    )
     commands.add_parser("status", help="print which backend would run jobs, as JSON")
     args = parser.parse_args(argv)
 
     if args.command == "build-image":
         from sandbox.image import build_image
 
-        print(build_image())
+        print(build_image(torch=args.torch))
         return 0
     if args.command == "status":
         from sandbox.backends import backend_status

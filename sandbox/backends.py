@@ -101,8 +101,16 @@ def bwrap_problem() -> str:
     return ""
 
 
-def backend_status(preference: str = "auto", *, image: str | None = None) -> dict[str, object]:
-    """What /healthz shows: the backend in use, and everything that decides it."""
+def backend_status(
+    preference: str = "auto", *, image: str | None = None, gpus: str | None = None
+) -> dict[str, object]:
+    """What /healthz shows: the backend in use, and everything that decides it.
+
+    `gpus` defaults to SANDBOX_GPUS; "gpu" says which GPU path jobs would take (or why
+    none can) and what nvidia-smi reports of the host's GPUs.
+    """
+    from sandbox.gpu import gpu_report
+
     tag = _expected_image(image)
     client = _docker_client()
     present = client is not None and _image_present(client, tag)
@@ -128,6 +136,11 @@ def backend_status(preference: str = "auto", *, image: str | None = None) -> dic
         "stale_images": sorted(stale),
         "bwrap": _bwrap(),
         "bwrap_limits": _bwrap_limits(),
+        "gpu": gpu_report(
+            gpus if gpus is not None else os.environ.get("SANDBOX_GPUS", "none"),
+            backend=chosen,
+            client=client,
+        ).to_json(),
     }
 
 

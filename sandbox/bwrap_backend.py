@@ -32,6 +32,7 @@ from typing import IO
 from sandbox.bootstrap import bootstrap_argv, pack_files
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
+from sandbox.gpu import bwrap_arguments, device_slots
 from sandbox.seccomp import filter_program
 from sandbox.types import Job, Limits, RunResult
 
@@ -157,14 +158,13 @@ def bwrap_argv(bwrap: str, limits: Limits) -> tuple[list[str], list[str]]:
     argv += ["--remount-ro", target]
     argv += ["--proc", "/proc", "--dev", "/dev", "--hostname", "sandbox"]
     argv += ["--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    # A GPU's nodes and the driver's libraries (sandbox/gpu.py), before / and /dev turn
+    # read-only: bwrap makes their mount points first.
+    argv += bwrap_arguments(limits.gpus)[0]
     # bwrap builds the root and /dev on writable tmpfs mounts of its own (/dev/shm would
     # be a second writable place): make both read-only. /tmp is its own mount and stays
     # writable; writes to device nodes such as /dev/null still work.
     argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
-    if (limits.gpus or "none").strip().lower() != "none":
-        # NVIDIA's device nodes; bwrap has no per-GPU selection, so ids pick nothing here.
-        for node in sorted(Path("/dev").glob("nvidia*")):
-            argv += ["--dev-bind", str(node), str(node)]
     return argv, paths
 
 
@@ -431,7 +431,9 @@ class BwrapBackend:
                 cgroup = CgroupV2(limits, parent)
             else:
                 cgroup = Cgroup(limits)
-            return self._drive(job, limits, cgroup)
+            # A GPU job waits here for its device's slot; GpuUnavailable is our error.
+            with device_slots(limits.gpus):
+                return self._drive(job, limits, cgroup)
         except Exception as exc:  # a failure of ours, never the candidate's
             return RunResult.sandbox_error(
                 backend=self.name,
@@ -452,6 +454,7 @@ class BwrapBackend:
         )
         if site_paths:
             env["PYTHONPATH"] = ":".join(site_paths)
+        env.update(bwrap_arguments(limits.gpus)[1])
         for key, value in env.items():
             argv += ["--setenv", key, value]
         command = [

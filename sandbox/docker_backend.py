@@ -24,6 +24,7 @@ from typing import Any
 from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv, warm_servable
 from sandbox.capture import JobOutput
 from sandbox.envs import job_environment
+from sandbox.gpu import device_slots, docker_arguments
 from sandbox.types import Job, Limits, RunResult, Status
 
 LABEL = "resnet-sandbox.job"
@@ -49,18 +50,6 @@ KILL_GRACE_S = 10.0
 # Seconds before a run's start from which the engine's event log is searched for a kill
 # of its container (the engine's clock may lag the worker's a little).
 EVENT_CLOCK_SLACK_S = 5.0
-
-
-def _device_requests(spec: str) -> list[Any]:
-    import docker.types
-
-    spec = (spec or "none").strip().lower()
-    if spec in ("", "none"):
-        return []
-    if spec == "all":
-        return [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
-    ids = [part.strip() for part in spec.split(",") if part.strip()]
-    return [docker.types.DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
 
 
 def _raw_socket(attached: Any) -> socket.socket:
@@ -252,8 +241,10 @@ class DockerBackend:
             if warm is not None:
                 return self._serve_warm(warm, job, limits)
         try:
-            container = self._create(job, limits)
-            return self._drive(container, job, limits, started)
+            # A GPU job waits here for its device's slot; GpuUnavailable is our error.
+            with device_slots(limits.gpus):
+                container = self._create(job, limits)
+                return self._drive(container, job, limits, started)
         except Exception as exc:  # any failure of ours is a sandbox_error, never the code's
             return RunResult.sandbox_error(
                 backend=self.name,
@@ -286,6 +277,9 @@ class DockerBackend:
             outer_s = inside_s
             argv = bootstrap_argv(PYTHON, command)
         over_by = time.time() + outer_s + KILL_GRACE_S
+        # The GPU's device request, or its nodes and libraries (sandbox/gpu.py).
+        gpu = docker_arguments(limits.gpus, client=self.client)
+        environment = job_environment(job, home=WORKDIR, path=None) | gpu.pop("environment", {})
         return self.client.containers.create(
             self.image,
             # PID 1 is `timeout`: a pid namespace's init takes no signal it does not
@@ -318,7 +312,7 @@ class DockerBackend:
             memswap_limit=memory,  # equal: no swap
             nano_cpus=int(limits.cpus * 1e9),
             init=False,  # `timeout` above is the box's init
-            environment=job_environment(job, home=WORKDIR, path=None),
+            environment=environment,
             working_dir=WORKDIR,
             hostname="sandbox",
             log_config=docker.types.LogConfig(type="none"),  # a flood never reaches disk
@@ -326,7 +320,7 @@ class DockerBackend:
                 docker.types.Ulimit(name="core", soft=0, hard=0),
                 docker.types.Ulimit(name="msgqueue", soft=0, hard=0),
             ],
-            device_requests=_device_requests(limits.gpus),
+            **gpu,
         )
 
     def _drive(self, container: Any, job: Job, limits: Limits, started: float) -> RunResult:

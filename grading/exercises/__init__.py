@@ -20,7 +20,7 @@ import numpy as np
 
 from sandbox.types import Limits
 
-CATEGORIES = ("shape", "params", "gradient", "init", "value")
+CATEGORIES = ("shape", "params", "gradient", "init", "value", "device")
 
 # A block needs a second or two after torch's import; the builder makes five full-size
 # networks (ResNet-152 alone has 60 M parameters), hence more time and memory.

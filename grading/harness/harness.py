@@ -81,7 +81,14 @@ def seeded_state(seed: int, shapes: dict[str, list[int]]) -> dict[str, np.ndarra
 # ---------------------------------------------------------------------------- helpers
 
 
+# Set when the candidate's code ran the GPU out of memory anywhere; the worker then
+# reports the run as stopped by the memory limit, as the host's OOM killer would be.
+_CUDA_OOM = [False]
+
+
 def _error(exc: BaseException) -> str:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        _CUDA_OOM[0] = True
     text = f"{type(exc).__name__}: {exc}"[:450]
     # Where in the candidate's file it happened, so the page can mark the line.
     lines = [
@@ -92,6 +99,11 @@ def _error(exc: BaseException) -> str:
     if lines:
         text += f" (at line {lines[-1]} of solution.py)"
     return text[:500]
+
+
+def _host(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values on the host, in float64, whatever device and dtype it has."""
+    return t.detach().cpu().to(torch.float64).numpy().copy()
 
 
 def _numel(t) -> int:
@@ -170,10 +182,32 @@ def _build(factory, spec: dict):
     return factory(*args, **kwargs)
 
 
+def _device_and_dtype(spec: dict):
+    """Where a probe runs: the CPU in float64 unless a device test says otherwise."""
+    dtype = torch.float32 if spec.get("dtype") == "float32" else torch.float64
+    return torch.device(spec.get("device", "cpu")), dtype
+
+
 def probe_module(spec: dict, arrays: dict, solution) -> dict:
-    """Build a module, report its structure, load weights strictly, run forward/backward."""
+    """Build a module, report its structure, load weights strictly, run forward/backward.
+
+    A device test runs the same probe on another device or dtype (spec "device" and
+    "dtype") with the arrays of the probe it repeats (spec "arrays"); the default dtype
+    is the probe's, as in a program written for it.
+    """
+    device, dtype = _device_and_dtype(spec)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        return _probe_module(spec, arrays, solution, device, dtype)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _probe_module(spec: dict, arrays: dict, solution, device, dtype) -> dict:
     out: dict = {"errors": {}}
     factory = getattr(solution, spec["factory"], None)
+    source = spec.get("arrays", spec["id"])
     try:
         if factory is None:
             raise AttributeError(f"solution has no {spec['factory']}")
@@ -191,9 +225,9 @@ def probe_module(spec: dict, arrays: dict, solution) -> dict:
     if weights is None:
         return out
     try:
-        module = module.to(torch.float64)
+        module = module.to(device=device, dtype=dtype)
         if weights == "arrays":
-            prefix = spec["id"] + "/sd/"
+            prefix = source + "/sd/"
             state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         else:
             shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
@@ -206,32 +240,27 @@ def probe_module(spec: dict, arrays: dict, solution) -> dict:
     except BaseException as exc:
         out["errors"]["load"] = _error(exc)
         return out
-    x = _from_numpy(np.array(arrays[spec["id"] + "/x"]))
     try:
+        x = _from_numpy(np.array(arrays[source + "/x"])).to(device=device, dtype=dtype)
         xg = x.clone().requires_grad_(True)
         # A clone goes in, so an in-place op on the input does not hit the leaf itself.
         y = module(xg.clone())
         if not isinstance(y, torch.Tensor):
             raise TypeError(f"forward returned {type(y).__name__}, not a tensor")
-        out["y"] = y.detach().to(torch.float64).numpy().copy()
-        grad_key = spec["id"] + "/grad_out"
+        out["device"] = str(y.device)
+        out["y"] = y.detach().cpu().to(torch.float64).numpy().copy()
+        grad_key = source + "/grad_out"
         if grad_key in arrays:
-            g = _from_numpy(np.array(arrays[grad_key]))
+            g = _from_numpy(np.array(arrays[grad_key])).to(device=device, dtype=dtype)
             if tuple(g.shape) == tuple(y.shape):
                 params = dict(module.named_parameters())
                 names = [n for n, p in params.items() if p.requires_grad]
                 if not spec.get("param_grads", True):
                     names = []  # a full network's gradients would not fit the output cap
                 grads = _autograd_grad(y, [xg] + [params[n] for n in names], g, allow_unused=True)
-                out["dx"] = (
-                    np.zeros(x.shape) if grads[0] is None else grads[0].detach().numpy().copy()
-                )
+                out["dx"] = np.zeros(tuple(x.shape)) if grads[0] is None else _host(grads[0])
                 out["dparams"] = {
-                    n: (
-                        np.zeros(tuple(params[n].shape))
-                        if gr is None
-                        else gr.detach().numpy().copy()
-                    )
+                    n: (np.zeros(tuple(params[n].shape)) if gr is None else _host(gr))
                     for n, gr in zip(names, grads[1:], strict=True)
                 }
     except BaseException as exc:
@@ -278,6 +307,7 @@ def probe_init(spec: dict, arrays: dict, solution) -> dict:
     read off the buffer itself: the view's values changed, the padding did not.
     """
     out: dict = {"errors": {}, "cases": []}
+    device, _ = _device_and_dtype(spec)
     fn = getattr(solution, spec["fn"], None)
     if fn is None:
         out["errors"]["call"] = f"AttributeError: solution has no {spec['fn']}"
@@ -286,7 +316,7 @@ def probe_init(spec: dict, arrays: dict, solution) -> dict:
         shape = tuple(int(s) for s in case["shape"])
         n = math.prod(shape)
         before, after = int(case.get("pad", [0, 0])[0]), int(case.get("pad", [0, 0])[1])
-        buffer = torch.full((before + n + after,), SENTINEL, dtype=torch.float32)
+        buffer = torch.full((before + n + after,), SENTINEL, dtype=torch.float32, device=device)
         t = buffer[before : before + n].view(shape)
         torch.manual_seed(int(case["seed"]))
         try:
@@ -295,13 +325,11 @@ def probe_init(spec: dict, arrays: dict, solution) -> dict:
             error = ""
         except BaseException as exc:
             ret, error = None, _error(exc)
-        out["cases"].append(
-            {
-                "error": error,
-                "returned_given": ret is t,
-                "buffer": buffer.detach().numpy().copy(),
-            }
-        )
+        try:
+            values = buffer.detach().cpu().numpy().copy()
+        except BaseException as exc:  # a device it cannot be read back from
+            values, error = None, error or _error(exc)
+        out["cases"].append({"error": error, "returned_given": ret is t, "buffer": values})
     return out
 
 
@@ -379,7 +407,8 @@ def small_resnet_layout() -> dict:
 def probe_init_model(spec: dict, arrays: dict, solution) -> dict:
     """Call init_resnet on a sentinel-filled small ResNet; send every parameter's values."""
     out: dict = {"errors": {}}
-    model = SmallResNet()
+    device, _ = _device_and_dtype(spec)
+    model = SmallResNet().to(device)
     with _no_grad():
         for p in model.parameters():
             p.fill_(SENTINEL)
@@ -390,7 +419,8 @@ def probe_init_model(spec: dict, arrays: dict, solution) -> dict:
         out["errors"]["call"] = _error(exc)
         return out
     out["params"] = {
-        name: p.detach().to(torch.float32).numpy().copy() for name, p in model.named_parameters()
+        name: p.detach().cpu().to(torch.float32).numpy().copy()
+        for name, p in model.named_parameters()
     }
     return out
 
@@ -459,6 +489,21 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def bound_gpu_memory() -> float | None:
+    """Cap this process's share of each GPU's memory, before the candidate's code runs.
+
+    The sandbox says the share (SANDBOX_GPU_MEMORY_FRACTION, 1 / jobs per device). It
+    guards against accidents, not against intent: code in this process can raise it
+    again. A hard bound is the host's (MIG or MPS limits; README, "GPU sandboxes").
+    """
+    share = os.environ.get("SANDBOX_GPU_MEMORY_FRACTION")
+    if not share or not torch.cuda.is_available():
+        return None
+    for index in range(torch.cuda.device_count()):
+        torch.cuda.set_per_process_memory_fraction(float(share), index)
+    return float(share)
+
+
 def main() -> int:
     with open("plan.json", "rb") as f:
         plan = json.loads(f.read())
@@ -475,20 +520,34 @@ def main() -> int:
     result_fd = os.dup(1)
     os.dup2(2, 1)
     torch.set_num_threads(1)
+    # Device tests need the GPU the sandbox was to give. Without it nothing of the
+    # candidate's runs: the worker reports our failure, never a CPU run in its place.
+    devices = {str(p.get("device", "cpu")) for p in plan["probes"]}
+    if any(d.startswith("cuda") for d in devices) and not torch.cuda.is_available():
+        _write_all(result_fd, frame(nonce, {"probes": {}, "device_unavailable": True}))
+        return 0
+    bound_gpu_memory()
+    # Full float32 on the GPU: TF32 would round convolutions and matmuls to 10 bits.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
     spec = importlib.util.spec_from_file_location("solution", "solution.py")
     solution = importlib.util.module_from_spec(spec)
     sys.modules["solution"] = solution
     try:
         spec.loader.exec_module(solution)
-    except BaseException:
+    except BaseException as exc:
         traceback.print_exc()
         sys.stderr.flush()
-        return 1
-    results = measure(plan["probes"], arrays, solution)
+        if not isinstance(exc, torch.cuda.OutOfMemoryError):
+            return 1
+        _CUDA_OOM[0] = True
+        results = {}
+    else:
+        results = measure(plan["probes"], arrays, solution)
     sys.stdout.flush()
     sys.stderr.flush()
-    _write_all(result_fd, frame(nonce, {"probes": results}))
+    _write_all(result_fd, frame(nonce, {"probes": results, "cuda_oom": _CUDA_OOM[0]}))
     os.close(result_fd)
     return 0
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.backends import Backend, backend_status, reap_leftovers, select_backend
-from sandbox.docker_backend import LABEL, OWNER_LABEL, _device_requests, worker_identity
+from sandbox.docker_backend import LABEL, OWNER_LABEL, worker_identity
 from sandbox.image import REPOSITORY
 from sandbox.types import Job, Limits, SandboxUnavailable, Status
 
@@ -187,12 +187,6 @@ def test_reaping_removes_a_dead_workers_containers_and_spares_a_live_ones(
                 container.remove(force=True)
             except Exception:
                 pass
-
-
-def test_gpu_spec_becomes_a_device_request() -> None:
-    assert _device_requests("none") == []
-    assert _device_requests("all")[0]["Count"] == -1
-    assert _device_requests("0, 1")[0]["DeviceIDs"] == ["0", "1"]
 
 
 @pytest.mark.gpu
