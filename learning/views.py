@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -206,8 +207,18 @@ def plan_task_confirm(request, plan_id: int, task_id: int):
 # --- answering ---------------------------------------------------------------------------
 
 
+def _card_version(request, item: Item) -> int:
+    """The version the page answers: the one posted with the answer (so a reveal step
+    keeps the version of the page first shown), else the card's current one."""
+    posted = request.POST.get("version", "") if request.method == "POST" else ""
+    if posted.isdigit():
+        return int(posted)
+    return services.card_version(LearnerCard.objects.filter(user=request.user, item=item).first())
+
+
 def _card_context(request, item: Item, *, source: str, task=None, part=None, index=None):
     return {
+        "version": _card_version(request, item),
         "item": item,
         "source": source,
         "task": task,
@@ -240,6 +251,17 @@ def _render_card(request, context, status=200):
         # htmx swaps only 2xx answers by default; the partial carries the error message.
         return render(request, "learning/_card.html", context)
     return render(request, "learning/card_page.html", context, status=status)
+
+
+def _already_answered(request, next_url: str) -> HttpResponse:
+    """A stale answer (Back then Forward, a second tab) is refused: nothing is logged, the
+    card keeps its schedule, and the page moves on to the next card with a notice."""
+    messages.info(request, "Already answered: that card was answered before. Here is the next one.")
+    if _is_htmx(request):
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = next_url
+        return response
+    return redirect(next_url)
 
 
 def _next_url(source: str, item: Item, request) -> str:
@@ -310,14 +332,19 @@ def item_answer(request, item_id: int):
     if shown_at.isdigit():
         duration = int(timezone.now().timestamp() * 1000) - int(shown_at)
         duration = min(max(duration, 0), MAX_DURATION_MS)
-    entry = services.review_record(
-        user=request.user,
-        item=item,
-        checked=checked,
-        source=source,
-        count_toward_schedule=request.POST.get("count") == "on",
-        duration_ms=duration,
-    )
+    posted_version = request.POST.get("version", "")
+    try:
+        entry = services.review_record(
+            user=request.user,
+            item=item,
+            checked=checked,
+            source=source,
+            count_toward_schedule=request.POST.get("count") == "on",
+            duration_ms=duration,
+            expected_version=int(posted_version) if posted_version.isdigit() else None,
+        )
+    except (services.StaleAnswer, IntegrityError):
+        return _already_answered(request, _next_url(source, item, request))
     card = LearnerCard.objects.filter(user=request.user, item=item).first()
     context = base | {
         "entry": entry,
