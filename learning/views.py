@@ -22,10 +22,12 @@ from learning.models import LearnerCard, LearnerPlan, ReviewLogEntry, SkillRatin
 from quizbank.grading_answers import (
     CERTAINTY_LABELS,
     Certainty,
+    Checked,
     check_free_text,
     check_multiple_choice,
     check_numeric,
     check_ordering,
+    expected_text,
     free_text_hints,
     ordering_shuffled,
 )
@@ -216,6 +218,20 @@ def _card_version(request, item: Item) -> int:
     return services.card_version(LearnerCard.objects.filter(user=request.user, item=item).first())
 
 
+def _shown_at(request) -> int:
+    """When the card was first shown (ms): a reveal step keeps the posted time, so the
+    duration logged covers the whole card, not only the rating step."""
+    posted = request.POST.get("shown_at", "") if request.method == "POST" else ""
+    return int(posted) if posted.isdigit() else int(timezone.now().timestamp() * 1000)
+
+
+def _skip_url(part, index) -> str | None:
+    """Practice cards can be skipped: the next card of the part, nothing logged."""
+    if not part or index is None or not str(index).isdigit():
+        return None
+    return reverse("practice-part", args=[part]) + f"?n={int(index) + 1}"
+
+
 def _card_context(request, item: Item, *, source: str, task=None, part=None, index=None):
     return {
         "version": _card_version(request, item),
@@ -224,7 +240,8 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "task": task,
         "part": part,
         "index": index,
-        "shown_at": int(timezone.now().timestamp() * 1000),
+        "shown_at": _shown_at(request),
+        "skip_url": _skip_url(part, index),
         "certainties": CERTAINTY_LABELS,
         "choices": options_for(item=item, user=request.user),
         "multi": item.kind == Item.Kind.MULTIPLE_CHOICE
@@ -232,6 +249,27 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "steps": ordering_shuffled(item=item, seed=str(request.user.pk))
         if item.kind == Item.Kind.ORDERING
         else [],
+    }
+
+
+def _answer_text(item: Item) -> str:
+    """The right answer in one line, for a card revealed without typing (free text shows
+    its model answer instead)."""
+    if item.kind == Item.Kind.MULTIPLE_CHOICE:
+        return "; ".join(c.text for c in item.choices.all() if c.correct)
+    if item.kind == Item.Kind.NUMERIC:
+        return expected_text(item)
+    if item.kind == Item.Kind.ORDERING:
+        return " → ".join(step.text for step in item.choices.all())
+    return ""
+
+
+def _shown_context(request, item: Item) -> dict:
+    return {
+        "shown": True,
+        "answer_text": _answer_text(item),
+        "ratings": [(r.value, r.name) for r in Rating],
+        "count_on": request.POST.get("count") == "on",
     }
 
 
@@ -286,7 +324,28 @@ def item_answer(request, item_id: int):
     base = _card_context(
         request, item, source=source, part=request.POST.get("part"), index=request.POST.get("index")
     )
-    if item.kind == Item.Kind.MULTIPLE_CHOICE:
+    mode = request.POST.get("mode", "")
+    typed = request.POST.get("answer", "").strip()
+    if mode == "show" and not (item.kind == Item.Kind.FREE_TEXT and typed):
+        # Answer in your head (Anki's "Show answer"): a free text with something typed
+        # still goes through the graded reveal below.
+        return _render_card(request, base | _shown_context(request, item))
+    if mode == "self":
+        raw = request.POST.get("self_rating", "")
+        if raw not in {"1", "2", "3", "4"}:
+            return _render_card(
+                request,
+                base | _shown_context(request, item) | {"error": "Rate it from 1 to 4."},
+                status=400,
+            )
+        rating = Rating(int(raw))
+        checked = Checked(
+            correct=None,
+            rating=rating,
+            feedback=f"Answered in your head; you rated it {rating.name}.",
+            answer={"in_head": True},
+        )
+    elif item.kind == Item.Kind.MULTIPLE_CHOICE:
         chosen = _ints(request.POST.getlist("choice"))
         if not chosen:
             return _render_card(request, base | {"error": "Choose an answer."}, status=400)
@@ -353,6 +412,7 @@ def item_answer(request, item_id: int):
         "next_url": _next_url(source, item, request),
         "ratings": [(r.value, r.name) for r in Rating],
         "time_zone": selectors.time_zone_of(request.user),
+        "htmx": _is_htmx(request),
         "remaining": len(selectors.due_queue(user=request.user, chapter=item.chapter))
         if source != ReviewLogEntry.Source.PRACTICE
         else None,

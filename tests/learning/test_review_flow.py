@@ -126,3 +126,93 @@ def test_uncounted_practice_is_not_refused(client, content, ada):
     )
     assert _post(client, item, data, source="practice").status_code == 200
     assert ReviewLogEntry.objects.filter(user=ada, source="practice").count() == 1
+
+
+# --- (2) answer in your head ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("mc", "Harder to optimise"),
+        ("numeric", "25,557,032"),
+        ("ordering", "3x3 conv → BatchNorm → ReLU"),
+        ("free", "Model answer"),
+    ],
+)
+def test_any_card_shows_its_answer_without_typing(client, content, ada, key, expected):
+    item = content.items[key]
+    page = _post(client, item, {"mode": "show", "version": "0"}).content.decode()
+    assert "The answer" in page and 'name="self_rating"' in page
+    if key == "free":
+        assert content.items["free"].model_answer[:20] in page
+    else:
+        assert expected.lower() in page.lower()
+    assert not ReviewLogEntry.objects.exists()  # showing logs nothing
+
+
+def test_a_self_rating_logs_that_rating_and_moves_the_card(client, content, ada):
+    item = content.items["numeric"]
+    shown = _post(client, item, {"mode": "show", "version": "0"}, shown_ms_ago=7000)
+    shown_at = re.search(r'name="shown_at" value="(\d+)"', shown.content.decode()).group(1)
+    response = client.post(
+        reverse("item-answer", args=[item.pk]),
+        {"source": "due", "mode": "self", "self_rating": "2", "version": "0", "shown_at": shown_at},
+    )
+    assert 'rating-given">Hard' in response.content.decode()
+    entry = ReviewLogEntry.objects.get(user=ada, item=item)
+    assert entry.rating == 2 and entry.counted and entry.answer == {"in_head": True}
+    assert entry.correct is None
+    assert entry.duration_ms >= 7000  # timed from the question, not from the reveal
+    assert LearnerCard.objects.get(user=ada, item=item).reps == 1
+
+
+def test_a_self_rating_outside_1_to_4_is_refused(client, content, ada):
+    item = content.items["mc"]
+    response = _post(client, item, {"mode": "self", "self_rating": "5", "version": "0"})
+    assert response.status_code == 400 and "Rate it from 1 to 4" in response.content.decode()
+    assert not ReviewLogEntry.objects.exists()
+
+
+def test_typed_free_text_is_still_graded_when_revealed(client, content, ada):
+    item = content.items["free"]
+    page = _post(client, item, {"mode": "show", "answer": "Training error rises."}).content
+    assert b"Tick the points you covered" in page and b'name="self_rating"' not in page
+
+
+def test_skip_is_offered_on_practice_cards_only(client, content, ada):
+    practice = client.get(reverse("practice-part", args=["degradation"]) + "?n=0").content
+    assert b"data-skip" in practice
+    assert reverse("practice-part", args=["degradation"]).encode() + b"?n=1" in practice
+    services.plan_start(user=ada, chapter=content.chapter)
+    assert b"data-skip" not in client.get(reverse("due")).content
+
+
+def test_free_text_duration_covers_the_whole_card(client, content, ada):
+    """The reveal step kept re-stamping the time shown, so free-text reviews logged only
+    the seconds spent ticking the rubric."""
+    item = content.items["free"]
+    reveal = _post(client, item, {"answer": "not overfitting", "version": "0"}, shown_ms_ago=9000)
+    page = reveal.content.decode()
+    shown_at = re.search(r'name="shown_at" value="(\d+)"', page).group(1)
+    client.post(
+        reverse("item-answer", args=[item.pk]),
+        {"source": "due", "step": "rate", "answer": "x", "version": "0", "shown_at": shown_at},
+    )
+    assert ReviewLogEntry.objects.get(user=ada, item=item).duration_ms >= 9000
+
+
+# --- (4) counts agree -------------------------------------------------------------------
+
+
+def test_the_header_count_is_updated_with_the_card(client, content, ada):
+    """The card said "18 left" while the header still said 19: the htmx answer now also
+    replaces the header's count (out of band) with the same figure."""
+    services.plan_start(user=ada, chapter=content.chapter)
+    item = content.items["mc"]
+    right = item.choices.get(correct=True)
+    page = _post(client, item, {"choice": right.pk, "version": "0"}, htmx=True, source="plan")
+    html = page.content.decode()
+    oob = re.search(r'<p class="queue-size" id="queue-size" hx-swap-oob="true"><strong>(\d+)', html)
+    card = re.search(r'class="muted remaining">(\d+) left', html)
+    assert oob and card and oob.group(1) == card.group(1) == "1"
