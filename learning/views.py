@@ -238,7 +238,9 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "item": item,
         "source": source,
         "task": task,
-        "part": part,
+        # The practice page's own `part` is the Part; the card only carries its slug (a
+        # string under the same name made the heading read "Gradient-Flow", str.title()).
+        "part_slug": part,
         "index": index,
         "shown_at": _shown_at(request),
         "skip_url": _skip_url(part, index),

@@ -216,3 +216,10 @@ def test_the_header_count_is_updated_with_the_card(client, content, ada):
     oob = re.search(r'<p class="queue-size" id="queue-size" hx-swap-oob="true"><strong>(\d+)', html)
     card = re.search(r'class="muted remaining">(\d+) left', html)
     assert oob and card and oob.group(1) == card.group(1) == "1"
+
+
+def test_the_practice_heading_shows_the_parts_name(client, content, ada):
+    """The card's part slug shadowed the Part, so the heading read the slug's str.title()."""
+    page = client.get(reverse("practice-part", args=["degradation"]) + "?n=0").content.decode()
+    assert "<h1>Practice: The degradation problem</h1>" in page
+    assert "Degradation</h1>" not in page
