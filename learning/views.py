@@ -53,8 +53,11 @@ def _is_htmx(request) -> bool:
 # --- dashboard ---------------------------------------------------------------------------
 
 
-@login_required
 def home(request):
+    """The dashboard; a logged-out visitor gets a page saying what the product is, rather
+    than only a log-in form."""
+    if not request.user.is_authenticated:
+        return render(request, "learning/landing.html")
     chapter = selectors.chapter_current()
     if chapter is None:
         return render(request, "learning/home.html")

@@ -223,3 +223,30 @@ def test_the_practice_heading_shows_the_parts_name(client, content, ada):
     page = client.get(reverse("practice-part", args=["degradation"]) + "?n=0").content.decode()
     assert "<h1>Practice: The degradation problem</h1>" in page
     assert "Degradation</h1>" not in page
+
+
+# --- (6) landing page and favicon ---------------------------------------------------------
+
+
+def test_a_logged_out_visitor_sees_what_the_product_is(client, content):
+    response = client.get(reverse("home"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Prepare for interview questions on ResNet" in page
+    assert reverse("signup") in page and reverse("login") in page
+    assert "spaced" in page.lower() or "FSRS" in page
+    assert 'rel="icon"' in page and "favicon.svg" in page
+
+
+def test_a_logged_in_learner_still_gets_the_dashboard(client, content, ada):
+    page = client.get(reverse("home")).content.decode()
+    assert "Prepare for interview questions on ResNet" not in page
+
+
+def test_the_favicon_is_served_from_our_own_static_files(client):
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("favicon.svg")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
+    assert "://" not in response["Location"]  # no CDN
