@@ -46,6 +46,29 @@ def _chapter_or_404():
     return chapter
 
 
+SITTING_KEY = "review_sitting"
+SITTING_MAX = 30
+
+
+def _sitting_answered(request) -> list[Item]:
+    """Cards whose answer the learner saw today in this browser session (the sitting)."""
+    sitting = request.session.get(SITTING_KEY) or {}
+    today = selectors.learner_today(user=request.user, now=timezone.now()).isoformat()
+    if sitting.get("day") != today:
+        return []
+    ids = sitting.get("items", [])
+    return list(Item.objects.filter(pk__in=ids).prefetch_related("choices", "rubric"))
+
+
+def _sitting_add(request, item: Item) -> None:
+    today = selectors.learner_today(user=request.user, now=timezone.now()).isoformat()
+    sitting = request.session.get(SITTING_KEY) or {}
+    ids = sitting.get("items", []) if sitting.get("day") == today else []
+    if item.pk not in ids:
+        ids = (ids + [item.pk])[-SITTING_MAX:]
+    request.session[SITTING_KEY] = {"day": today, "items": ids}
+
+
 def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -334,6 +357,7 @@ def item_answer(request, item_id: int):
     if mode == "show" and not (item.kind == Item.Kind.FREE_TEXT and typed):
         # Answer in your head (Anki's "Show answer"): a free text with something typed
         # still goes through the graded reveal below.
+        _sitting_add(request, item)
         return _render_card(request, base | _shown_context(request, item))
     if mode == "self":
         raw = request.POST.get("self_rating", "")
@@ -409,6 +433,7 @@ def item_answer(request, item_id: int):
         )
     except (services.StaleAnswer, IntegrityError):
         return _already_answered(request, _next_url(source, item, request))
+    _sitting_add(request, item)
     card = LearnerCard.objects.filter(user=request.user, item=item).first()
     context = base | {
         "entry": entry,
@@ -445,7 +470,10 @@ def review_rerate(request, entry_id: int):
 def due(request):
     chapter = _chapter_or_404()
     now = timezone.now()
-    queue = selectors.due_queue(user=request.user, chapter=chapter, now=now)
+    queue = selectors.queue_without_giveaways(
+        queue=selectors.due_queue(user=request.user, chapter=chapter, now=now),
+        answered=_sitting_answered(request),
+    )
     open_tasks = selectors.due_open_tasks(user=request.user, chapter=chapter, now=now)
     context = {
         "queue_size": len(queue),

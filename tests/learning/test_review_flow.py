@@ -4,13 +4,14 @@ the time spent is logged for every kind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from learning import services
+from learning import selectors, services
 from learning.models import LearnerCard, ReviewLogEntry
 from quizbank.grading_answers import Checked
 from tests.learning.factories_learner import make_content, make_user
@@ -250,3 +251,51 @@ def test_the_favicon_is_served_from_our_own_static_files(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
     assert "://" not in response["Location"]  # no CDN
+
+
+# --- (4) no giveaway of the next card ----------------------------------------------------
+
+
+def _giveaway_pair(content):
+    """An MC whose explanation states ResNet-50's parameter count, and the numeric card
+    that asks for it."""
+    mc = content.items["mc"]
+    mc.explanation = "Training error rises too. (ResNet-50, for scale, has 25.6M parameters.)"
+    mc.save()
+    return mc, content.items["numeric"]
+
+
+def test_item_gives_away_finds_a_figure_or_a_right_option():
+    content = make_content()
+    mc, numeric = _giveaway_pair(content)
+    assert selectors.item_gives_away(shown=mc, asked=numeric)
+    assert not selectors.item_gives_away(shown=numeric, asked=mc)
+    free = content.items["free"]
+    free.model_answer = "The deeper net is harder to optimise: an optimisation problem."
+    free.save()
+    assert selectors.item_gives_away(shown=free, asked=mc)
+    assert not selectors.item_gives_away(shown=content.items["ordering"], asked=mc)
+
+
+def test_the_next_due_card_is_not_one_the_last_answer_gave_away(client, content, ada):
+    mc, numeric = _giveaway_pair(content)
+    # all three due now, the given-away one first in FSRS order
+    for hours, key in [(3, "numeric"), (2, "mc"), (1, "ordering")]:
+        services.review_record(
+            user=ada,
+            item=content.items[key],
+            checked=Checked(correct=True, rating=1, feedback=""),
+            source="due",
+        )
+        LearnerCard.objects.filter(user=ada, item=content.items[key]).update(
+            due=timezone.now() - dt.timedelta(hours=hours)
+        )
+    order = [e.item.slug for e in selectors.due_queue(user=ada, chapter=content.chapter)]
+    assert order == ["resnet50-params", "degradation-cause", "basic-block-order"]
+    # answer the MC (its explanation states 25.6M) in this sitting
+    right = mc.choices.get(correct=True)
+    _post(client, mc, {"choice": right.pk, "version": "1"})
+    page = client.get(reverse("due")).content.decode()
+    assert numeric.prompt not in page  # deferred, not shown next
+    assert content.items["ordering"].prompt in page
+    assert "2</strong> cards left" in page  # deferred, not dropped
