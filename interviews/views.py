@@ -319,7 +319,9 @@ def mock_interviewer(request, token: str):
                 "scores": mock_services.INTERVIEWER_SCORES,
             },
         )
-    # The secret is in the URL: never send it on as a referrer, never keep it in a cache.
-    response["Referrer-Policy"] = "no-referrer"
+    # The secret is in the URL: never send it to another site as a referrer (same-origin,
+    # not no-referrer, which makes the browser post "Origin: null" and fail the CSRF
+    # check), and never keep it in a cache.
+    response["Referrer-Policy"] = "same-origin"
     response["Cache-Control"] = "no-store, private"
     return response

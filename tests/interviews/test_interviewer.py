@@ -57,7 +57,7 @@ def test_the_candidate_invites_and_the_peer_scores_each_answer(client, content, 
     peer = Client()  # not logged in: the link is the only key
     sheet = peer.get(reverse("mock-interviewer", args=[token]))
     html = sheet.content.decode()
-    assert sheet.status_code == 200 and sheet["Referrer-Policy"] == "no-referrer"
+    assert sheet.status_code == 200 and sheet["Referrer-Policy"] == "same-origin"
     assert "Follow-up: does training error rise too?" in html  # the interviewer's notes
     assert content.items["free"].model_answer[:20] in html
     assert "Rubric" in html and f'name="score-{step.pk}"' in html
