@@ -28,6 +28,12 @@ class MockAttempt(models.Model):
     deadline = models.DateTimeField(null=True, blank=True, help_text="null when untimed")
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+    interviewer_token = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="secret of the peer-interviewer link for this attempt; blank when none",
+    )
 
     class Meta:
         db_table = "quizbank_mockattempt"  # made when this lived in quizbank; rows kept
@@ -55,6 +61,10 @@ class MockAnswer(models.Model):
     saved_at = models.DateTimeField()
     rubric_ticked = models.JSONField(default=list, blank=True, help_text="RubricPoint ids")
     traps_hit = models.JSONField(default=list, blank=True, help_text="trap phrases found")
+    interviewer_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="1-4 from a peer playing the interviewer"
+    )
+    interviewer_comment = models.TextField(blank=True)
 
     class Meta:
         db_table = "quizbank_mockanswer"

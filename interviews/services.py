@@ -8,6 +8,7 @@ function takes `now` so that tests can move the clock without patching time.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -346,3 +347,70 @@ def mock_review_rows(*, attempt: MockAttempt) -> ReviewSummary:
         points_total=sum(len(row.rubric) for row in rows),
         traps_hit=sum(len(row.traps) for row in rows),
     )
+
+
+# --- interviewer mode: a peer scores the attempt through a secret link -------------------
+
+# The link outlives the end of the attempt by this much, so that the peer can finish
+# scoring the last answers; then it stops working.
+INTERVIEWER_GRACE = dt.timedelta(minutes=30)
+INTERVIEWER_SCORES = ((1, "No"), (2, "Weak"), (3, "Good"), (4, "Strong"))
+
+
+@transaction.atomic
+def mock_interviewer_invite(*, attempt: MockAttempt) -> str:
+    """Make (or replace) the secret of the peer-interviewer link of a running attempt; a
+    new secret revokes the old link."""
+    attempt = _lock(attempt)
+    if attempt.ended_at is not None:
+        raise MockClosed("this mock has ended: an interviewer can no longer be invited")
+    attempt.interviewer_token = secrets.token_urlsafe(24)
+    attempt.save(update_fields=["interviewer_token"])
+    return attempt.interviewer_token
+
+
+@transaction.atomic
+def mock_interviewer_revoke(*, attempt: MockAttempt) -> None:
+    MockAttempt.objects.filter(pk=attempt.pk).update(interviewer_token="")
+
+
+def mock_interviewer_attempt(*, token: str, now: dt.datetime | None = None) -> MockAttempt | None:
+    """The attempt this link opens, or None: unknown or revoked secret, or an attempt that
+    ended more than INTERVIEWER_GRACE ago (the link expires with its attempt)."""
+    if not token or len(token) < 20:
+        return None
+    attempt = MockAttempt.objects.select_related("script").filter(interviewer_token=token).first()
+    if attempt is None or not secrets.compare_digest(attempt.interviewer_token, token):
+        return None
+    at = _now(now)
+    ended = attempt.ended_at
+    if ended is None and attempt.deadline is not None and at > attempt.deadline + GRACE:
+        ended = attempt.deadline
+    if ended is not None and at > ended + INTERVIEWER_GRACE:
+        return None
+    return attempt
+
+
+@transaction.atomic
+def mock_interviewer_score(
+    *,
+    attempt: MockAttempt,
+    scores: Mapping[int, int | None],
+    comments: Mapping[int, str],
+    now: dt.datetime | None = None,
+) -> None:
+    """Store the peer's 1-4 score and comment per step (a step id of this script only)."""
+    at = _now(now)
+    steps = {step.pk: step for step in _steps(attempt.script)}
+    for step_id in set(scores) | set(comments):
+        if step_id not in steps:
+            raise MockError("that question is not part of this mock")
+        score = scores.get(step_id)
+        if score is not None and score not in dict(INTERVIEWER_SCORES):
+            raise MockError("a score is 1 to 4")
+        answer, _ = MockAnswer.objects.get_or_create(
+            attempt=attempt, step=steps[step_id], defaults={"text": "", "saved_at": at}
+        )
+        answer.interviewer_score = score
+        answer.interviewer_comment = comments.get(step_id, "")[:2000]
+        answer.save(update_fields=["interviewer_score", "interviewer_comment"])

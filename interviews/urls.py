@@ -14,4 +14,6 @@ urlpatterns = [
     path("attempt/<int:attempt_id>/save/", mock_views.mock_save, name="mock-save"),
     path("attempt/<int:attempt_id>/submit/", mock_views.mock_submit, name="mock-submit"),
     path("attempt/<int:attempt_id>/review", mock_views.mock_review, name="mock-review"),
+    path("attempt/<int:attempt_id>/interviewer/", mock_views.mock_invite, name="mock-invite"),
+    path("interviewer/<str:token>/", mock_views.mock_interviewer, name="mock-interviewer"),
 ]

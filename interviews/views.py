@@ -10,7 +10,7 @@ import zoneinfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -161,6 +161,11 @@ def mock_attempt(request, attempt_id: int):
         "remaining_ms": None if remaining is None else int(remaining * 1000),
         "remaining_label": "" if remaining is None else _mm_ss(math.ceil(remaining)),
         "time_zone": selectors.time_zone_of(request.user),
+        "interviewer_url": request.build_absolute_uri(
+            reverse("mock-interviewer", args=[attempt.interviewer_token])
+        )
+        if attempt.interviewer_token
+        else "",
     }
     return render(request, "interviews/attempt.html", context)
 
@@ -267,3 +272,65 @@ def mock_review(request, attempt_id: int):
             "time_zone": selectors.time_zone_of(request.user),
         },
     )
+
+
+# --- interviewer mode --------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def mock_invite(request, attempt_id: int):
+    """The candidate makes (or revokes) the link a peer opens to play the interviewer."""
+    attempt = _attempt_or_404(request, attempt_id)
+    if request.POST.get("action") == "revoke":
+        mock_services.mock_interviewer_revoke(attempt=attempt)
+        messages.success(request, "The interviewer link no longer works.")
+    else:
+        try:
+            mock_services.mock_interviewer_invite(attempt=attempt)
+        except mock_services.MockClosed as error:
+            messages.error(request, str(error))
+            return redirect("mock-review", attempt_id=attempt.pk)
+        messages.success(request, "Send the link below to the peer who plays the interviewer.")
+    return redirect("mock-attempt", attempt_id=attempt.pk)
+
+
+def mock_interviewer(request, token: str):
+    """The peer's page: the script with the interviewer's notes, model answers and rubric,
+    and a 1-4 score with a comment per question. The secret in the URL is the only key; it
+    opens this attempt's script and scores and nothing else of the candidate's."""
+    attempt = mock_services.mock_interviewer_attempt(token=token)
+    if attempt is None:
+        raise Http404("This interviewer link has expired or was revoked.")
+    steps = list(
+        attempt.script.steps.select_related("item", "exercise")
+        .prefetch_related("item__rubric")
+        .order_by("order", "pk")
+    )
+    if request.method == "POST":
+        scores, comments = {}, {}
+        for step in steps:
+            raw = request.POST.get(f"score-{step.pk}", "")
+            scores[step.pk] = int(raw) if raw in {"1", "2", "3", "4"} else None
+            comments[step.pk] = request.POST.get(f"comment-{step.pk}", "").strip()
+        mock_services.mock_interviewer_score(attempt=attempt, scores=scores, comments=comments)
+        messages.success(request, "Scores saved. The candidate sees them in their review.")
+        response = redirect("mock-interviewer", token=token)
+    else:
+        answers = {a.step_id: a for a in attempt.answers.all()}
+        response = render(
+            request,
+            "interviews/interviewer.html",
+            {
+                "attempt": attempt,
+                "script": attempt.script,
+                "rows": [(step, answers.get(step.pk)) for step in steps],
+                "scores": mock_services.INTERVIEWER_SCORES,
+            },
+        )
+    # The secret is in the URL: never send it to another site as a referrer (same-origin,
+    # not no-referrer, which makes the browser post "Origin: null" and fail the CSRF
+    # check), and never keep it in a cache.
+    response["Referrer-Policy"] = "same-origin"
+    response["Cache-Control"] = "no-store, private"
+    return response

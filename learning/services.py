@@ -34,6 +34,17 @@ class PlanError(ValueError):
     """A plan action that is not allowed now (no active plan, a checkpoint not yet due)."""
 
 
+class StaleAnswer(ValueError):
+    """An answer given to a card whose state has moved since the page showed it (Back then
+    Forward, a second tab): it is refused, nothing is logged and the card is not moved."""
+
+
+def card_version(card_row: LearnerCard | None) -> int:
+    """The card's state version: the number of reviews that moved it (0 before the first).
+    Every answer form carries it; an answer that carries an older one is stale."""
+    return card_row.reps if card_row is not None else 0
+
+
 def _now(now: dt.datetime | None) -> dt.datetime:
     value = now or timezone.now()
     if value.tzinfo is None:
@@ -306,10 +317,16 @@ def review_record(
     source: str,
     count_toward_schedule: bool = False,
     duration_ms: int | None = None,
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> ReviewLogEntry:
     """Log an answer. Plan and due reviews move the learner's FSRS card; practice moves it
-    only when the learner asked (`count_toward_schedule`)."""
+    only when the learner asked (`count_toward_schedule`).
+
+    `expected_version` is the card version the answered page showed; when the answer would
+    move the card and the card has moved since, StaleAnswer is raised and nothing changes.
+    (Two first answers racing for a card that has no row yet meet the unique constraint:
+    the loser's IntegrityError is the same refusal, reported by the caller.)"""
     at = _now(now)
     if source not in ReviewLogEntry.Source.values:
         raise ValueError(f"unknown review source {source!r}")
@@ -317,6 +334,8 @@ def review_record(
     before_state = None
     if counted:
         card_row = LearnerCard.objects.select_for_update().filter(user=user, item=item).first()
+        if expected_version is not None and card_version(card_row) != expected_version:
+            raise StaleAnswer("already answered")
         _, before_state = _card_apply(
             card_row, user=user, item=item, rating=checked.rating, at=at, duration_ms=duration_ms
         )

@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,10 +23,12 @@ from learning import exports, selectors, services
 from learning.answers import (
     CERTAINTY_LABELS,
     Certainty,
+    Checked,
     check_free_text,
     check_multiple_choice,
     check_numeric,
     check_ordering,
+    expected_text,
     free_text_hints,
     ordering_shuffled,
 )
@@ -45,6 +48,29 @@ def _chapter_or_404():
     return chapter
 
 
+SITTING_KEY = "review_sitting"
+SITTING_MAX = 30
+
+
+def _sitting_answered(request) -> list[Item]:
+    """Cards whose answer the learner saw today in this browser session (the sitting)."""
+    sitting = request.session.get(SITTING_KEY) or {}
+    today = selectors.learner_today(user=request.user, now=timezone.now()).isoformat()
+    if sitting.get("day") != today:
+        return []
+    ids = sitting.get("items", [])
+    return list(Item.objects.filter(pk__in=ids).prefetch_related("choices", "rubric"))
+
+
+def _sitting_add(request, item: Item) -> None:
+    today = selectors.learner_today(user=request.user, now=timezone.now()).isoformat()
+    sitting = request.session.get(SITTING_KEY) or {}
+    ids = sitting.get("items", []) if sitting.get("day") == today else []
+    if item.pk not in ids:
+        ids = (ids + [item.pk])[-SITTING_MAX:]
+    request.session[SITTING_KEY] = {"day": today, "items": ids}
+
+
 def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -52,8 +78,11 @@ def _is_htmx(request) -> bool:
 # --- dashboard ---------------------------------------------------------------------------
 
 
-@login_required
 def home(request):
+    """The dashboard; a logged-out visitor gets a page saying what the product is, rather
+    than only a log-in form."""
+    if not request.user.is_authenticated:
+        return render(request, "learning/landing.html")
     chapter = selectors.chapter_current()
     if chapter is None:
         return render(request, "learning/home.html")
@@ -226,14 +255,41 @@ def plan_task_confirm(request, plan_id: int, task_id: int):
 # --- answering ---------------------------------------------------------------------------
 
 
+def _card_version(request, item: Item) -> int:
+    """The version the page answers: the one posted with the answer (so a reveal step
+    keeps the version of the page first shown), else the card's current one."""
+    posted = request.POST.get("version", "") if request.method == "POST" else ""
+    if posted.isdigit():
+        return int(posted)
+    return services.card_version(LearnerCard.objects.filter(user=request.user, item=item).first())
+
+
+def _shown_at(request) -> int:
+    """When the card was first shown (ms): a reveal step keeps the posted time, so the
+    duration logged covers the whole card, not only the rating step."""
+    posted = request.POST.get("shown_at", "") if request.method == "POST" else ""
+    return int(posted) if posted.isdigit() else int(timezone.now().timestamp() * 1000)
+
+
+def _skip_url(part, index) -> str | None:
+    """Practice cards can be skipped: the next card of the part, nothing logged."""
+    if not part or index is None or not str(index).isdigit():
+        return None
+    return reverse("practice-part", args=[part]) + f"?n={int(index) + 1}"
+
+
 def _card_context(request, item: Item, *, source: str, task=None, part=None, index=None):
     return {
+        "version": _card_version(request, item),
         "item": item,
         "source": source,
         "task": task,
-        "part": part,
+        # The practice page's own `part` is the Part; the card only carries its slug (a
+        # string under the same name made the heading read "Gradient-Flow", str.title()).
+        "part_slug": part,
         "index": index,
-        "shown_at": int(timezone.now().timestamp() * 1000),
+        "shown_at": _shown_at(request),
+        "skip_url": _skip_url(part, index),
         "certainties": CERTAINTY_LABELS,
         "choices": options_for(item=item, user=request.user),
         "multi": item.kind == Item.Kind.MULTIPLE_CHOICE
@@ -241,6 +297,27 @@ def _card_context(request, item: Item, *, source: str, task=None, part=None, ind
         "steps": ordering_shuffled(item=item, seed=str(request.user.pk))
         if item.kind == Item.Kind.ORDERING
         else [],
+    }
+
+
+def _answer_text(item: Item) -> str:
+    """The right answer in one line, for a card revealed without typing (free text shows
+    its model answer instead)."""
+    if item.kind == Item.Kind.MULTIPLE_CHOICE:
+        return "; ".join(c.text for c in item.choices.all() if c.correct)
+    if item.kind == Item.Kind.NUMERIC:
+        return expected_text(item)
+    if item.kind == Item.Kind.ORDERING:
+        return " → ".join(step.text for step in item.choices.all())
+    return ""
+
+
+def _shown_context(request, item: Item) -> dict:
+    return {
+        "shown": True,
+        "answer_text": _answer_text(item),
+        "ratings": [(r.value, r.name) for r in Rating],
+        "count_on": request.POST.get("count") == "on",
     }
 
 
@@ -260,6 +337,17 @@ def _render_card(request, context, status=200):
         # htmx swaps only 2xx answers by default; the partial carries the error message.
         return render(request, "learning/_card.html", context)
     return render(request, "learning/card_page.html", context, status=status)
+
+
+def _already_answered(request, next_url: str) -> HttpResponse:
+    """A stale answer (Back then Forward, a second tab) is refused: nothing is logged, the
+    card keeps its schedule, and the page moves on to the next card with a notice."""
+    messages.info(request, "Already answered: that card was answered before. Here is the next one.")
+    if _is_htmx(request):
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = next_url
+        return response
+    return redirect(next_url)
 
 
 def _next_url(source: str, item: Item, request) -> str:
@@ -284,7 +372,29 @@ def item_answer(request, item_id: int):
     base = _card_context(
         request, item, source=source, part=request.POST.get("part"), index=request.POST.get("index")
     )
-    if item.kind == Item.Kind.MULTIPLE_CHOICE:
+    mode = request.POST.get("mode", "")
+    typed = request.POST.get("answer", "").strip()
+    if mode == "show" and not (item.kind == Item.Kind.FREE_TEXT and typed):
+        # Answer in your head (Anki's "Show answer"): a free text with something typed
+        # still goes through the graded reveal below.
+        _sitting_add(request, item)
+        return _render_card(request, base | _shown_context(request, item))
+    if mode == "self":
+        raw = request.POST.get("self_rating", "")
+        if raw not in {"1", "2", "3", "4"}:
+            return _render_card(
+                request,
+                base | _shown_context(request, item) | {"error": "Rate it from 1 to 4."},
+                status=400,
+            )
+        rating = Rating(int(raw))
+        checked = Checked(
+            correct=None,
+            rating=rating,
+            feedback=f"Answered in your head; you rated it {rating.name}.",
+            answer={"in_head": True},
+        )
+    elif item.kind == Item.Kind.MULTIPLE_CHOICE:
         chosen = _ints(request.POST.getlist("choice"))
         if not chosen:
             return _render_card(request, base | {"error": "Choose an answer."}, status=400)
@@ -330,14 +440,20 @@ def item_answer(request, item_id: int):
     if shown_at >= 0:
         duration = int(timezone.now().timestamp() * 1000) - shown_at
         duration = min(max(duration, 0), MAX_DURATION_MS)
-    entry = services.review_record(
-        user=request.user,
-        item=item,
-        checked=checked,
-        source=source,
-        count_toward_schedule=request.POST.get("count") == "on",
-        duration_ms=duration,
-    )
+    posted_version = request.POST.get("version", "")
+    try:
+        entry = services.review_record(
+            user=request.user,
+            item=item,
+            checked=checked,
+            source=source,
+            count_toward_schedule=request.POST.get("count") == "on",
+            duration_ms=duration,
+            expected_version=int(posted_version) if posted_version.isdigit() else None,
+        )
+    except (services.StaleAnswer, IntegrityError):
+        return _already_answered(request, _next_url(source, item, request))
+    _sitting_add(request, item)
     card = LearnerCard.objects.filter(user=request.user, item=item).first()
     context = base | {
         "entry": entry,
@@ -346,6 +462,7 @@ def item_answer(request, item_id: int):
         "next_url": _next_url(source, item, request),
         "ratings": [(r.value, r.name) for r in Rating],
         "time_zone": selectors.time_zone_of(request.user),
+        "htmx": _is_htmx(request),
         "remaining": len(selectors.due_queue(user=request.user, chapter=item.chapter))
         if source != ReviewLogEntry.Source.PRACTICE
         else None,
@@ -373,7 +490,10 @@ def review_rerate(request, entry_id: int):
 def due(request):
     chapter = _chapter_or_404()
     now = timezone.now()
-    queue = selectors.due_queue(user=request.user, chapter=chapter, now=now)
+    queue = selectors.queue_without_giveaways(
+        queue=selectors.due_queue(user=request.user, chapter=chapter, now=now),
+        answered=_sitting_answered(request),
+    )
     open_tasks = selectors.due_open_tasks(user=request.user, chapter=chapter, now=now)
     context = {
         "queue_size": len(queue),

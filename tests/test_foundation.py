@@ -54,7 +54,7 @@ def test_healthz_names_the_sandbox_image_it_expects(client, sandbox_image):
 
 @pytest.mark.django_db
 def test_learner_pages_require_login(client):
-    response = client.get(reverse("home"))
+    response = client.get(reverse("due"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 

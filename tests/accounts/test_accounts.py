@@ -73,7 +73,7 @@ def test_login_logout_and_password_change(client):
     )
     assert response.status_code == 302
     client.post(reverse("logout"))
-    assert client.get(reverse("home")).status_code == 302
+    assert client.get(reverse("due")).status_code == 302
     response = client.post(reverse("login"), {"username": "cy", "password": "new-Passphrase-88"})
     assert response.status_code == 302
 

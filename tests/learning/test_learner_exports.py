@@ -100,3 +100,82 @@ class open_sqlite:
     def __exit__(self, *exc):
         self.db.close()
         self._tmp.close()
+
+
+def _deck_notes(content, user=None) -> dict[str, tuple[str, str]]:
+    data = exports.deck_to_apkg(chapter=content.chapter, user=user)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    with open_sqlite(archive.read("collection.anki2")) as db:
+        rows = db.execute("select flds from notes").fetchall()
+    notes = {}
+    for (flds,) in rows:
+        front, back, _part = flds.split("\x1f")
+        notes[front] = (front, back)
+    return notes
+
+
+def test_anki_ordering_steps_and_traps_carry_anki_math_not_dollars():
+    """Ordering steps and trap lists were escaped as plain text, so their $...$ reached
+    Anki, which does not render it."""
+    content = make_content()
+    step = content.items["ordering"].choices.first()
+    step.text = "conv with $3 \\times 3$ kernels"
+    step.save()
+    free = content.items["free"]
+    free.traps = [{"phrase": "$\\rho > 1$", "why": "the gain is $\\sqrt{2}$"}]
+    free.save()
+    notes = _deck_notes(content).values()
+    ordering_front, ordering_back = next(n for n in notes if "3 \\times 3" in n[0])
+    assert "\\(3 \\times 3\\)" in ordering_front and "\\(3 \\times 3\\)" in ordering_back
+    _, free_back = next(n for n in notes if "Traps:" in n[1])
+    assert "\\(\\rho &gt; 1\\)" in free_back and "\\(\\sqrt{2}\\)" in free_back
+    assert not any("$" in front + back for front, back in notes)
+
+
+def test_anki_multiple_choice_answer_has_no_paragraph_inside_bold():
+    content = make_content()
+    notes = _deck_notes(content).values()
+    _, back = next(n for n in notes if "harder to optimise" in n[1])
+    assert "<b>The deeper net is harder to optimise</b>" in back
+    assert "<b><p>" not in back and "<li><p>" not in back
+    fronts = [front for front, _ in notes]
+    assert not any("<li><p>" in f for f in fronts)
+
+
+def test_plan_ics_uids_are_stable_per_learner_and_day_across_restarts():
+    """A restart issued a new set of UIDs and left the old ones: importing both gave two
+    "Day N" per day. Now the same UIDs move to the new dates (a higher SEQUENCE) and the
+    UIDs of the older exports come back cancelled."""
+    content = make_content()
+    user = make_user(time_zone="Asia/Tokyo")
+    first = services.plan_start(user=user, chapter=content.chapter, now=T0)
+    first_events = Calendar.from_ical(exports.plan_to_ics(plan=first)).walk("VEVENT")
+    second = services.plan_start(user=user, chapter=content.chapter, now=T0 + dt.timedelta(days=2))
+    cal = Calendar.from_ical(exports.plan_to_ics(plan=second))
+    live = [e for e in cal.walk("VEVENT") if str(e.get("status", "")) != "CANCELLED"]
+    cancelled = [e for e in cal.walk("VEVENT") if str(e.get("status", "")) == "CANCELLED"]
+    assert [str(e["uid"]) for e in live] == [str(e["uid"]) for e in first_events]
+    assert all(
+        int(e["sequence"]) > int(f["sequence"]) for e, f in zip(live, first_events, strict=True)
+    )
+    assert live[0].decoded("dtstart") == dt.date(2026, 3, 4)
+    assert {str(e["uid"]) for e in cancelled} == {
+        f"plan-{first.pk}-day-{d}@resnet-prep" for d in (0, 3, 7, 14, 21)
+    }
+    other = make_user("bob", time_zone="Asia/Tokyo")
+    theirs = services.plan_start(user=other, chapter=content.chapter, now=T0)
+    their_uids = {
+        str(e["uid"]) for e in Calendar.from_ical(exports.plan_to_ics(plan=theirs)).walk("VEVENT")
+    }
+    assert not their_uids & {str(e["uid"]) for e in live}
+
+
+def test_plan_ics_descriptions_name_each_task_kind_once():
+    content = make_content()
+    plan = services.plan_start(user=make_user(), chapter=content.chapter, now=T0)
+    text = exports.plan_to_ics(plan=plan).decode()
+    assert "(done by hand (confirm))" not in text and "(confirm))" not in text
+    description = str(
+        Calendar.from_ical(exports.plan_to_ics(plan=plan)).walk("VEVENT")[0]["description"]
+    )
+    assert "Task d0-draw (tick it on the plan page when done)" in description

@@ -37,7 +37,7 @@ def ada(client):
 
 
 def test_pages_need_login(client, content):
-    for name in ["home", "due", "plan", "practice", "skills-rate", "skills-history"]:
+    for name in ["due", "plan", "practice", "skills-rate", "skills-history"]:
         response = client.get(reverse(name))
         assert response.status_code == 302 and "/login" in response["Location"], name
 

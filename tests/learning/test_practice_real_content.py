@@ -82,3 +82,25 @@ def test_real_bank_dashboard_and_plan_render(client, bank):
         len(client.get(reverse("home")).context["mastery"])
         == bank.parts.filter(retired=False).count()
     )
+
+
+def test_the_real_deck_has_no_dollar_math_and_no_paragraph_in_bold(bank):
+    """Anki renders \\( \\) and \\[ \\] only: no note of the real bank may keep a $...$,
+    and no answer may nest <p> inside <b>."""
+    import re
+    import sqlite3
+    import tempfile
+
+    from learning import exports
+
+    data = exports.deck_to_apkg(chapter=bank)
+    with tempfile.NamedTemporaryFile(suffix=".anki2") as tmp:
+        tmp.write(zipfile.ZipFile(io.BytesIO(data)).read("collection.anki2"))
+        tmp.flush()
+        db = sqlite3.connect(tmp.name)
+        notes = [row[0] for row in db.execute("select flds from notes")]
+        db.close()
+    assert len(notes) >= 50
+    with_dollars = [n.split("\x1f")[0][:60] for n in notes if re.search(r"\$[^$\s][^$]*\$", n)]
+    assert with_dollars == []
+    assert not any("<b><p>" in n or "<li><p>" in n for n in notes)
