@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutting_down
 
 logger = logging.getLogger(__name__)
 
@@ -125,3 +125,19 @@ def on_worker_shutting_down(*, how: str = "Warm", **_kwargs) -> None:
             logger.warning("handed back submission(s) %s", handed)
         except Exception:  # noqa: BLE001 - the heartbeat lapses and the sweeper does it
             logger.exception("handing back %s failed; the sweeper will recover them", ids)
+
+
+@worker_process_shutdown.connect
+def drain_the_warm_pool(**_: object) -> None:
+    """A pool child that exits removes its waiting sandbox containers (a child ends with
+    os._exit, which skips atexit); one that is killed leaves them to their own clock and
+    the reaper."""
+    from sandbox.docker_backend import pool_drain
+
+    try:
+        drained = pool_drain()
+    except Exception:  # the engine may be gone; the containers end by themselves
+        logger.warning("could not drain the warm sandbox pool", exc_info=True)
+        return
+    if drained:
+        logger.info("removed %d waiting sandbox container(s)", drained)
