@@ -25,6 +25,16 @@ def _sleeper(seconds: float) -> Job:
     )
 
 
+@pytest.fixture(autouse=True)
+def no_warm_pool(monkeypatch):
+    """These tests find the job's container by its owner: this process's warm pool (from
+    earlier gradings) must not run containers of the same owner meanwhile."""
+    from sandbox.docker_backend import pool_drain
+
+    monkeypatch.setenv("SANDBOX_POOL_SIZE", "0")
+    pool_drain()
+
+
 def _running_container(client, owner: str, timeout_s: float = 30.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
