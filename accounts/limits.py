@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-_UNITS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400}
-_UNITS["day"] = 86400
+_UNITS = {
+    **dict.fromkeys(("s", "second"), 1),
+    **dict.fromkeys(("m", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+    **dict.fromkeys(("d", "day"), 86400),
+}
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,19 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def wait_in_page(page, expression: str, arg=None, *, timeout: float = 30_000) -> None:
+    """Poll `expression` (a JS expression or function) in the page until it is truthy.
+
+    Playwright's wait_for_function polls by eval() inside the page, which the
+    Content-Security-Policy (no 'unsafe-eval') refuses; page.evaluate goes through the
+    DevTools protocol, which the policy does not govern.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} ms: {expression}")
+        time.sleep(0.1)

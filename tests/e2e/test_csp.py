@@ -14,6 +14,7 @@ import pytest
 
 from learning.models import SkillRatingSnapshot
 from quizbank.models import Chapter, MockScript, Part, Problem
+from tests.conftest import wait_in_page
 from tests.learning.factories_learner import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -74,7 +75,7 @@ def test_every_learner_page_runs_under_the_policy_without_a_violation(live_serve
     page.wait_for_load_state("networkidle")
     assert SkillRatingSnapshot.objects.exists()
     visit("/skills/history/")
-    page.wait_for_function("document.querySelector('canvas.skill-chart, canvas') !== null")
+    wait_in_page(page, "document.querySelector('canvas.skill-chart, canvas') !== null")
     assert page.evaluate("typeof Chart") == "function"
     snapshot = SkillRatingSnapshot.objects.first()
     visit(f"/skills/snapshots/{snapshot.pk}/")
@@ -90,7 +91,7 @@ def test_every_learner_page_runs_under_the_policy_without_a_violation(live_serve
     part = Part.objects.filter(chapter=bank).order_by("order").first()
     visit(f"/practice/{part.slug}/")
     # KaTeX ran over the page; htmx is loaded and answers the card in place.
-    page.wait_for_function("typeof htmx !== 'undefined' && typeof katex !== 'undefined'")
+    wait_in_page(page, "typeof htmx !== 'undefined' && typeof katex !== 'undefined'")
     for n in range(1, 4):
         visit(f"/practice/{part.slug}/?n={n}")
     for problem in Problem.objects.filter(chapter=bank):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from interviews.models import MockAnswer, MockAttempt
 from interviews.services import GRACE
 from quizbank.models import MockScript, MockStep
+from tests.conftest import wait_in_page
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -126,7 +127,8 @@ def test_screen_readers_hear_one_minute_left_once_the_clock_crosses_it(browser, 
     announce = page.locator("#mock-announce")
     assert announce.get_attribute("aria-live") == "assertive"
     assert announce.inner_text() == ""
-    page.wait_for_function(
+    wait_in_page(
+        page,
         "document.getElementById('mock-announce').textContent === '1 minute left.'",
         timeout=10_000,
     )

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.conftest import wait_in_page
 from tests.grading.conftest import all_slugs, reference_solution
 
 pytestmark = [
@@ -53,7 +54,8 @@ def click_and_wait_for_verdict(page, button: str) -> tuple[str, float]:
     before = shown.get_attribute("data-submission") if shown.count() else ""
     started = time.monotonic()
     page.get_by_role("button", name=button, exact=True).click()
-    page.wait_for_function(
+    wait_in_page(
+        page,
         """(before) => { const v = document.querySelector("#verdict-body");
              return v && v.dataset.submission !== before &&
                ["passed", "failed", "error", "sandbox_error"].includes(v.dataset.status); }""",
@@ -117,11 +119,13 @@ def test_every_exercise_is_solved_through_the_page(
     set_editor_text(page, broken)
     before = page.locator("#verdict-body").get_attribute("data-submission")
     page.get_by_role("button", name="Submit", exact=True).click()
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('button[name="kind"]')].every(b => b.disabled)"""
+    wait_in_page(
+        page,
+        """() => [...document.querySelectorAll('button[name="kind"]')].every(b => b.disabled)""",
     )
     assert page.locator("#pending-note").is_visible()
-    page.wait_for_function(
+    wait_in_page(
+        page,
         """(before) => { const v = document.querySelector("#verdict-body");
              return v && v.dataset.submission !== before && v.dataset.final === "1"; }""",
         arg=before,
