@@ -162,6 +162,7 @@ def test_a_submission_asking_for_the_gpu_goes_to_grade_gpu_only_where_gpu_worker
     from grading import services
 
     code = (VARIANTS / "se_block" / "wrong_no_device.py").read_text()
+    settings.GRADING_MAX_ACTIVE = 10  # four runs queued at once, none graded here
 
     def create(**kwargs):
         with django_capture_on_commit_callbacks(execute=True):
