@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 from django.test import Client
 
@@ -124,7 +125,10 @@ def _running_container(client, image: str, timeout_s: float = 90.0):
     while time.monotonic() < deadline:
         running = client.api.containers(filters={"ancestor": image, "status": "running"})
         if running:
-            return client.containers.get(running[0]["Id"])
+            try:
+                return client.containers.get(running[0]["Id"])
+            except docker.errors.NotFound:
+                continue  # it ended meanwhile
         time.sleep(0.1)
     raise AssertionError("no sandbox container ran")
 
@@ -151,6 +155,18 @@ class StartCounter(threading.Thread):
         time.sleep(1)  # the last start's event is on its way
         self._events.close()
         return self.count
+
+
+def _grading_in_progress(client, image: str, timeout_s: float = 90.0):
+    """A running container and the rows being graded, seen together."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        container = _running_container(client, image)
+        rows = _running_rows()
+        if rows:
+            return container, rows
+        time.sleep(0.2)
+    raise AssertionError("no grading in progress")
 
 
 def _running_rows() -> dict[int, object]:
@@ -239,9 +255,7 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
         table.append(("docker kill of a sandbox container", "retried as sandbox_error", "-"))
 
         # 2. A pool child SIGKILLed mid-grade: its claim lapses, the sweeper re-sends it.
-        container = _running_container(docker_client, image)
-        rows = _running_rows()
-        assert rows, "a container runs, so a row is being graded"
+        container, rows = _grading_in_progress(docker_client, image)
         child = int(container.labels[OWNER_LABEL].split("/")[1])
         os.kill(child, signal.SIGKILL)
         took = _wait_recovered(rows)
@@ -266,9 +280,7 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
         assert took <= RECOVERY_BOUND_S
 
         # 5. A whole worker SIGKILLed mid-grade; a new one starts.
-        _running_container(docker_client, image)
-        rows = _running_rows()
-        assert rows, "a container runs, so a row is being graded"
+        _container, rows = _grading_in_progress(docker_client, image)
         os.killpg(stack.workers["g1"].pid, signal.SIGKILL)
         stack.start_worker("g3")
         took = _wait_recovered(rows)
