@@ -268,7 +268,9 @@ def _shown_at(request) -> int:
     """When the card was first shown (ms): a reveal step keeps the posted time, so the
     duration logged covers the whole card, not only the rating step."""
     posted = request.POST.get("shown_at", "") if request.method == "POST" else ""
-    return int(posted) if posted.isdigit() else int(timezone.now().timestamp() * 1000)
+    if posted.isascii() and posted.isdigit() and len(posted) <= 15:
+        return int(posted)
+    return int(timezone.now().timestamp() * 1000)
 
 
 def _skip_url(part, index) -> str | None:

@@ -72,6 +72,7 @@ def test_a_whole_review_with_the_keyboard(browser, live_server, shots):
     assert page.evaluate("document.activeElement.tagName") != "TEXTAREA"
     page.keyboard.press(" ")  # typed: the graded reveal, as before
     page.wait_for_selector("#card input[name=point]")
+    page.wait_for_timeout(600)  # a reader's pause, so the recorded time is clearly positive
     page.keyboard.press("Control+Enter")  # submits the rubric from anywhere in the card
     page.wait_for_selector("#card .rating-given")
     free = ReviewLogEntry.objects.get(user=user, item=content.items["free"])

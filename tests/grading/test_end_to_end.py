@@ -42,8 +42,9 @@ def wait_for_verdict(get, timeout: float = 300.0) -> dict:
 
 
 def test_submissions_over_http_reach_their_verdicts_through_a_real_worker(
-    django_user_model, live_server, artifacts_dir, request
+    django_user_model, live_server, artifacts_dir, request, settings
 ):
+    settings.GRADING_MAX_ACTIVE = 50  # this test keeps several runs in flight at once
     user = django_user_model.objects.create_user(username="e2e", password="e2e-password-1")
     _token, key = account_services.api_token_create(user=user)
 
