@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from grading import services
+from grading import scratch, services
 from sandbox import Limits
 
 # Defaults for this host's sandbox wall limit; each message carries the limits of its own
@@ -43,3 +43,16 @@ def grade_submission(submission_id: int) -> None:
 )
 def sweep_submissions() -> int:
     return len(services.submission_sweep())
+
+
+@shared_task(
+    name="grading.run_scratch",
+    # A lost scratch run is not redelivered: the page says it was lost and the learner
+    # runs it again (nothing is graded or stored from it).
+    acks_late=False,
+    soft_time_limit=_LIMITS.soft_s,
+    time_limit=_LIMITS.hard_s,
+    ignore_result=True,
+)
+def run_scratch(run_id: int) -> None:
+    scratch.scratch_run(run_id=run_id)
