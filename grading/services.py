@@ -314,12 +314,15 @@ def submission_create(
     enqueue: bool = True,
     idempotency_key: str | None = None,
     on_gpu: bool = False,
+    limited: bool = True,
 ) -> Submission:
     """Validate and store a submission, and queue its grading once the row is committed.
 
     With `enqueue` (every learner-facing caller), at most GRADING_MAX_ACTIVE of the
     learner's submissions may be queued or running: one more raises SubmissionThrottled.
-    The `grade` command grades in its own process (`enqueue=False`) and is not counted.
+    The `grade` command grades in its own process (`enqueue=False`) and is not counted,
+    nor is a grading the learner cannot postpone (`limited=False`: a mock interview's
+    final grading of its last saved code when the attempt ends).
 
     With an `idempotency_key` the same learner's same key returns the submission stored
     the first time (a client retrying after a lost answer makes no duplicate); the same
@@ -347,7 +350,7 @@ def submission_create(
     now = timezone.now()
     try:
         with transaction.atomic():
-            if enqueue:
+            if enqueue and limited:
                 _check_active_limit(user=user)
             submission = Submission.objects.create(
                 user=user,

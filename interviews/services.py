@@ -19,6 +19,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.services import profile_get_or_create
+from interviews import coding
 from interviews.models import MockAnswer, MockAttempt
 from learning import services
 from learning.answers import free_text_hints
@@ -151,6 +152,12 @@ def _finish(attempt: MockAttempt, *, reason: str, ended_at: dt.datetime) -> Mock
     if record is not None:
         user, slug = attempt.user, attempt.script.slug
         transaction.on_commit(lambda: record(user=user, mock_slug=slug, now=ended_at), robust=True)
+    # The implementation round's last saved code is graded once the end has committed.
+    if attempt.script.steps.filter(exercise__isnull=False).exists():
+        attempt_id = attempt.pk
+        transaction.on_commit(
+            lambda: coding.coding_grade_at_end(attempt_id=attempt_id), robust=True
+        )
     return attempt
 
 
