@@ -15,7 +15,6 @@ from interviews import coding
 from interviews import services as mock_services
 from interviews.models import MockAttempt, MockRun
 from quizbank.models import MockStep
-from tests.grading.conftest import broker  # noqa: F401 - the in-memory broker fixture
 from tests.grading.conftest import reference_solution
 from tests.learning.factories_learner import make_content, make_user
 
@@ -56,7 +55,7 @@ def test_a_run_from_the_attempt_is_graded_by_the_pipeline_and_belongs_to_it(
     client,
     content,
     ada,
-    broker,  # noqa: F811
+    broker,
 ):
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(10))
     step = coding_step(attempt)
@@ -90,7 +89,7 @@ def test_after_the_deadline_a_run_is_refused_and_nothing_is_graded(
     client,
     content,
     ada,
-    broker,  # noqa: F811
+    broker,
 ):
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(700))  # 600 s
     step = coding_step(attempt)
@@ -103,7 +102,7 @@ def test_after_the_deadline_a_run_is_refused_and_nothing_is_graded(
     assert not Submission.objects.exists()
 
 
-def test_code_the_pipeline_refuses_says_why_in_place(client, content, ada, broker):  # noqa: F811
+def test_code_the_pipeline_refuses_says_why_in_place(client, content, ada, broker):
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(10))
     step = coding_step(attempt)
     response = client.post(
@@ -117,7 +116,7 @@ def test_another_learners_attempt_or_a_question_step_is_404(
     client,
     content,
     ada,
-    broker,  # noqa: F811
+    broker,
 ):
     other = make_user("bob")
     theirs = mock_services.mock_start(user=other, script=content.mock, now=ago(10))
@@ -133,7 +132,7 @@ def test_the_end_grades_the_last_saved_code_once_even_at_the_in_flight_limit(
     content,
     ada,
     broker,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     settings.GRADING_MAX_ACTIVE = 1
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(10))
@@ -156,7 +155,7 @@ def test_the_end_grades_nothing_already_submitted_or_never_written(
     content,
     ada,
     broker,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     submitted = mock_services.mock_start(user=ada, script=content.mock, now=ago(10))
     step = coding_step(submitted)
@@ -179,7 +178,7 @@ def test_an_expired_attempt_grades_its_last_autosave(
     content,
     ada,
     broker,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(700))
     step = coding_step(attempt)
@@ -197,7 +196,7 @@ def test_the_review_shows_the_verdict_and_its_tests_beside_the_code(
     client,
     content,
     ada,
-    broker,  # noqa: F811
+    broker,
 ):
     attempt = mock_services.mock_start(user=ada, script=content.mock, now=ago(10))
     step = coding_step(attempt)
