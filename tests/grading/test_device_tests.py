@@ -248,7 +248,7 @@ def test_device_tests_without_a_usable_gpu_are_a_sandbox_error(
 def test_a_gpu_submission_on_a_worker_without_a_gpu_is_retried_as_our_fault(
     settings, learner, sandbox_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grading import services
+    from grading import flow, services
     from grading.models import Submission
 
     monkeypatch.setenv("SANDBOX_GPU_PATH", "devices")
@@ -258,7 +258,7 @@ def test_a_gpu_submission_on_a_worker_without_a_gpu_is_retried_as_our_fault(
     code = (VARIANTS / "se_block" / "wrong_no_device.py").read_text()
     submission = services.submission_create(user=learner, exercise="se-block", code=code,
                                             on_gpu=True, enqueue=False)  # fmt: skip
-    services.submission_grade(submission_id=submission.pk, requeue=False)
+    flow.submission_grade(submission_id=submission.pk, requeue=False)
     submission.refresh_from_db()
     assert (submission.status, submission.attempts) == (Submission.Status.QUEUED, 1)
     assert "no NVIDIA device nodes" in submission.detail

@@ -364,7 +364,7 @@ def test_failure_messages_do_not_reveal_expected_values():
 
 def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
     from grading import engine
-    from grading.services import ERROR_MESSAGES
+    from grading.messages import ERROR_MESSAGES
 
     verdict = engine.grade(
         exercise="se-block", source="import torch\n\n\nclass Other:\n    pass\n", backend="bwrap"
