@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from grading.engine import Verdict
+    from grading.verdict import Verdict
 
 
 def no_sandbox_message(*, reason: str) -> str:

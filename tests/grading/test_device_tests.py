@@ -29,6 +29,7 @@ from grading import engine
 from grading.exercises import all_exercises
 from grading.exercises._device import CATEGORY, device_plan, device_reference
 from grading.harness import harness_module
+from grading.verdict import outcomes_compute
 
 VARIANTS = Path(__file__).resolve().parent / "device_variants"
 PYTORCH = {"basic-block", "bottleneck-block", "preact-block", "se-block", "resnet-builder",
@@ -89,7 +90,7 @@ def test_the_reference_passes_its_device_tests_in_a_dry_run_on_the_cpu(slug: str
     reference = engine.reference_measure(exercise=ex, plan=plan)
     dplan = device_plan(plan, device="cpu")
     measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
-    outcomes = engine.outcomes_compute(
+    outcomes = outcomes_compute(
         plan=dplan, candidate=measured, reference=device_reference(dplan, reference)
     )
     assert outcomes and all(o.passed for o in outcomes), [
@@ -105,7 +106,7 @@ def test_a_float32_run_that_is_really_wrong_fails_the_float32_tolerance() -> Non
     measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
     pid = next(p["id"] for p in dplan.probes if p["dtype"] == "float32")
     measured[pid]["y"] = measured[pid]["y"] * (1 + 1e-3)  # a tenth of a percent off
-    outcomes = engine.outcomes_compute(
+    outcomes = outcomes_compute(
         plan=dplan, candidate=measured, reference=device_reference(dplan, reference)
     )
     failed = [o.name for o in outcomes if not o.passed]

@@ -19,6 +19,7 @@ import pytest
 from grading import engine, flow, messages, services
 from grading.compare import MAX_JSON_DEPTH, json_shape_ok, parse_frame
 from grading.models import Submission, TestResult
+from grading.verdict import outcomes_compute
 from tests.grading.conftest import SE_BLOCK_SOLUTION
 
 
@@ -155,7 +156,7 @@ def test_an_absurd_array_shape_fails_its_own_checks_only():
     body["probes"]["m0"]["y"]["__nd__"] = [1 << 40, 1 << 40, 1 << 40]
     back = parse_frame(_framed(json.dumps(body).encode(), "e" * 32), "e" * 32)
     assert back is not None
-    outcomes = engine.outcomes_compute(plan=plan, candidate=back["probes"], reference=reference)
+    outcomes = outcomes_compute(plan=plan, candidate=back["probes"], reference=reference)
     failed = {o.name for o in outcomes if not o.passed}
     m0 = {c.name for c in plan.checks if c.probe == "m0"}
     assert any(n.startswith("output") for n in failed & m0)
