@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from quizbank.content_validation import chapter_folders
+from quizbank.content_source import chapter_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 
