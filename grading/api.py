@@ -24,7 +24,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts import services as account_services
-from grading import catalog, selectors, services
+from grading import catalog, dispatch, selectors, services
 from grading.models import Submission
 
 
@@ -242,7 +242,7 @@ def _gpu_refusal(*, exercise: str, kind: str) -> str:
         return "on_gpu applies to kind 'submit' only: sample tests run on the CPU."
     if not spec.device_tests:
         return f"{exercise!r} has no device tests: submit it without on_gpu."
-    if not services.gpu_tests_offered(spec=spec):
+    if not dispatch.gpu_tests_offered(spec=spec):
         return (
             "This deployment has no GPU worker, so device tests cannot run: submit "
             "without on_gpu to grade on the CPU."

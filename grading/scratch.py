@@ -26,8 +26,10 @@ from django.utils import timezone
 from accounts.limits import rate_hit
 from config.celery_app import app as celery_app
 from grading import catalog
+from grading.dispatch import grading_limits
+from grading.flow import clean_text
 from grading.models import ScratchRun
-from grading.services import SubmissionRefused, clean_text, grading_limits, source_check
+from grading.services import SubmissionRefused, source_check
 
 log = logging.getLogger(__name__)
 

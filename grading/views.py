@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.params import int_param
-from grading import scratch, selectors, services
+from grading import dispatch, scratch, selectors, services
 from grading.models import Submission
 from quizbank.rendering import markdown_to_html
 
@@ -89,7 +89,7 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         # Submit and Run are disabled while this run is graded (editor.js keeps it so).
         "pending": current is not None and not current.is_final,
         "max_kib": services.MAX_SOURCE_BYTES // 1024,
-        "gpu_offered": services.gpu_tests_offered(spec=spec),
+        "gpu_offered": dispatch.gpu_tests_offered(spec=spec),
         "time_zone": account_selectors.learner_time_zone(user=request.user),
     }
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.limits import RateLimited, rate_hit
 from accounts.params import small_ints
 from interviews import coding
+from interviews import selectors as mock_selectors
 from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
@@ -144,7 +145,7 @@ def mock_attempt(request, attempt_id: int):
         return redirect("mock-review", attempt_id=attempt.pk)
     answers = {answer.step_id: answer for answer in attempt.answers.all()}
     steps = attempt.script.steps.select_related("item", "exercise").order_by("order", "pk")
-    remaining = mock_services.mock_attempt_remaining(attempt=attempt)
+    remaining = mock_selectors.mock_attempt_remaining(attempt=attempt)
     runs = coding.coding_runs(attempt=attempt)
     context = {
         "attempt": attempt,
@@ -277,7 +278,7 @@ def mock_review(request, attempt_id: int):
         mock_services.mock_review(attempt=attempt, ticks=ticks)
         messages.success(request, "Your rubric ticks are saved.")
         return redirect("mock-review", attempt_id=attempt.pk)
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
     runs = coding.coding_runs(attempt=attempt)
     return render(
         request,
@@ -321,7 +322,7 @@ def mock_interviewer(request, token: str):
     """The peer's page: the script with the interviewer's notes, model answers and rubric,
     and a 1-4 score with a comment per question. The secret in the URL is the only key; it
     opens this attempt's script and scores and nothing else of the candidate's."""
-    attempt = mock_services.mock_interviewer_attempt(token=token)
+    attempt = mock_selectors.mock_interviewer_attempt(token=token)
     if attempt is None:
         raise Http404("This interviewer link has expired or was revoked.")
     steps = list(

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts import services as account_services
-from grading import services
+from grading import flow, services
 from grading.models import Submission
 from tests.grading.conftest import SE_BLOCK_SOLUTION, SE_BLOCK_SYNTAX_ERROR
 
@@ -73,7 +73,7 @@ def test_get_returns_status_score_and_the_tests(client, learner, token):
         f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
     )
     assert queued.json()["status"] == "queued" and queued.json()["tests"] == []
-    services.submission_grade(submission_id=submission.pk)
+    flow.submission_grade(submission_id=submission.pk)
     body = client.get(
         f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
     ).json()
