@@ -28,7 +28,8 @@
                    scales: { y: { type: c[1] === "grad_norms" ? "logarithmic" : "linear" } } } });
     });
   }
-  // A swapped-out panel takes its charts with it: free them first.
+  // A swapped-out panel takes its charts with it: free them first, and leave nothing on
+  // the old canvases for htmx to carry over to the new ones.
   function release(event) {
     var panel = document.getElementById("lab-panel");
     var target = event.detail && event.detail.target;
@@ -36,6 +37,10 @@
     panel.querySelectorAll("canvas").forEach(function (canvas) {
       var chart = Chart.getChart(canvas);
       if (chart) chart.destroy();
+      // htmx first copies the old element's attributes onto its namesake in the new
+      // panel; a copied style attribute is inline style, which the CSP refuses.
+      canvas.removeAttribute("style");
+      delete canvas.dataset.drawn;
     });
   }
   draw();
@@ -43,4 +48,5 @@
     if (typeof Chart !== "undefined") release(event);
   });
   document.body.addEventListener("htmx:afterSwap", draw);
+  document.body.addEventListener("htmx:afterSettle", draw);
 })();
