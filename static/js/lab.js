@@ -1,4 +1,5 @@
-// Draws the lab's curves with the vendored Chart.js, from the JSON the panel carries: the
+// Draws the lab's curves with the vendored Chart.js, from the JSON the page carries (the
+// lab panel, or the paper discussion's figure in a mock interview): the
 // finished result, or while the lab runs the partial curves so far (the panel is fetched
 // again by htmx, backing off, and each fetch redraws).
 (function () {
@@ -15,6 +16,7 @@
       });
     }
     [["lab-loss", "train_loss", data.points ? "training loss so far" : "training loss (every few steps)"],
+     ["lab-error", "train_error", "training error (every few steps)"],
      ["lab-grads", "grad_norms", "gradient norm per block at initialisation"]].forEach(function (c) {
       var canvas = document.getElementById(c[0]);
       if (!canvas || canvas.dataset.drawn) return;

@@ -1,7 +1,8 @@
 """The lab from the exercise page in a real Chromium, run by a real Celery worker on the
 lab queue in the Docker sandbox: a short lab (one depth, a tiny budget, set through
 LAB_SETTINGS for this test) shows a progress bar per network and its curves as they
-come, then the finished charts. Screenshots go to the test artifacts."""
+come, then the finished charts; the paper discussion's opening then draws the learner's
+own curves. Screenshots go to the test artifacts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import wait_in_page
 from tests.grading.conftest import _stop_group, _wait_for_sessions_to_end, database_url
@@ -30,7 +32,7 @@ REFERENCE = (ROOT / "grading/exercises/basic_block/reference.py").read_text()
 SHORT_LAB = {"ns": [1], "steps": 200, "batch": 32, "every": 10}
 
 # The charts' data as Chart.js holds it: [canvas id, [points per dataset]] for each.
-CHART_POINTS = """() => ["lab-loss", "lab-grads"].map((id) => {
+CHART_POINTS = """() => ["lab-loss", "lab-grads", "lab-error"].map((id) => {
   const canvas = document.getElementById(id);
   const chart = canvas && Chart.getChart(canvas);
   return [id, chart ? chart.data.datasets.map((d) => d.data.filter((v) => v !== null).length)
@@ -78,6 +80,7 @@ def test_a_short_lab_streams_progress_then_draws_its_charts(
 ):
     from grading.models import Submission
     from lab.models import LabRun
+    from quizbank.models import Item
 
     settings.LAB_SETTINGS = SHORT_LAB
     user = django_user_model.objects.create_user(username="deep", password="browser-pass-1")
@@ -125,10 +128,28 @@ def test_a_short_lab_streams_progress_then_draws_its_charts(
     run = LabRun.objects.get()
     assert run.status == "done", run.detail
     final = dict(page.evaluate(CHART_POINTS))
-    assert final == {"lab-loss": [20, 20], "lab-grads": [3, 3]}, final
+    assert final == {"lab-loss": [20, 20], "lab-grads": [3, 3], "lab-error": None}, final
     text = page.locator("#lab-panel").inner_text()
     assert "plain, 8 layers" in text and "residual, 8 layers" in text
     assert "What this run shows" in text
     assert page.locator("#lab-panel progress").count() == 0
     page.screenshot(path=str(shots / "lab-finished.png"), full_page=True)
+
+    # The paper discussion opens with this learner's own training-error curves.
+    from interviews import services as mock_services
+    from quizbank.models import MockStep
+    from tests.learning.factories_learner import make_content
+
+    script = make_content().mock
+    script.kind = "paper_discussion"
+    script.save()
+    MockStep.objects.create(script=script, order=0, item=Item.objects.first())
+    attempt = mock_services.mock_start(user=user, script=script)
+    page.goto(live_server.url + reverse("mock-attempt", args=[attempt.pk]))
+    wait_in_page(page, "() => !!Chart.getChart(document.getElementById('lab-error'))",
+                 timeout=10_000)  # fmt: skip
+    figure = dict(page.evaluate(CHART_POINTS))
+    assert figure["lab-error"] == [20, 20], figure
+    assert f"lab run #{run.pk}" in page.locator("#depth-figure").inner_text()
+    page.locator("#depth-figure").screenshot(path=str(shots / "mock-paper-figure.png"))
     assert errors == []
