@@ -79,8 +79,10 @@ def test_a_short_lab_streams_progress_then_draws_its_charts(
     live_server, browser, lab_worker, settings, django_user_model, artifacts_dir
 ):
     from grading.models import Submission
+    from interviews import services as mock_services
     from lab.models import LabRun
-    from quizbank.models import Item
+    from quizbank.models import Item, MockStep
+    from tests.learning.factories_learner import make_content
 
     settings.LAB_SETTINGS = SHORT_LAB
     user = django_user_model.objects.create_user(username="deep", password="browser-pass-1")
@@ -99,6 +101,18 @@ def test_a_short_lab_streams_progress_then_draws_its_charts(
     page.fill("input[name=password]", "browser-pass-1")
     page.locator("form button[type=submit], form input[type=submit]").first.click()
     page.wait_for_load_state()
+
+    # Before any lab run, the paper discussion's opening figure is a labelled schematic.
+    script = make_content().mock
+    script.kind = "paper_discussion"
+    script.save()
+    MockStep.objects.create(script=script, order=0, item=Item.objects.first())
+    attempt = mock_services.mock_start(user=user, script=script)
+    page.goto(live_server.url + reverse("mock-attempt", args=[attempt.pk]))
+    figure = page.locator("#depth-figure")
+    assert figure.get_attribute("data-source") == "schematic"
+    assert figure.locator("svg").is_visible() and "Schematic, not data" in figure.inner_text()
+    figure.screenshot(path=str(shots / "mock-paper-schematic.png"))
 
     page.goto(f"{live_server.url}/exercises/basic-block/")
     page.get_by_role("button", name="Run it deep").click()
@@ -135,16 +149,7 @@ def test_a_short_lab_streams_progress_then_draws_its_charts(
     assert page.locator("#lab-panel progress").count() == 0
     page.screenshot(path=str(shots / "lab-finished.png"), full_page=True)
 
-    # The paper discussion opens with this learner's own training-error curves.
-    from interviews import services as mock_services
-    from quizbank.models import MockStep
-    from tests.learning.factories_learner import make_content
-
-    script = make_content().mock
-    script.kind = "paper_discussion"
-    script.save()
-    MockStep.objects.create(script=script, order=0, item=Item.objects.first())
-    attempt = mock_services.mock_start(user=user, script=script)
+    # Now the paper discussion opens with this learner's own training-error curves.
     page.goto(live_server.url + reverse("mock-attempt", args=[attempt.pk]))
     wait_in_page(page, "() => !!Chart.getChart(document.getElementById('lab-error'))",
                  timeout=10_000)  # fmt: skip
