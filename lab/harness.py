@@ -113,12 +113,17 @@ def _block_grad_norms(net: Net) -> list[float]:
 
 def run_one(block: type, n: int, data: dict, settings: dict, seed: int, report=_silent) -> dict:
     """Gradient norms at init, then the training curve and test error of one network.
-    `report` gets the progress records (without the network's index)."""
+    `report` gets the progress records (without the network's index). The network and
+    the data live on settings["device"]; the batch indices are drawn on the CPU so that a
+    seed picks the same batches on either device."""
+    device = torch.device(settings.get("device", "cpu"))
     torch.manual_seed(seed)
     x, y = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"])
     xt, yt = torch.from_numpy(data["x_test"]), torch.from_numpy(data["y_test"])
+    x, y, xt, yt = (t.to(device) for t in (x, y, xt, yt))
     net = Net(block, n, int(x.shape[1]), int(settings["classes"]))
     _init(net)
+    net.to(device)
     net.train()
     batch = int(settings["batch"])
     # One fixed batch for the gradient profile at initialisation.
@@ -134,7 +139,7 @@ def run_one(block: type, n: int, data: dict, settings: dict, seed: int, report=_
     losses, errors, started = [], [], time.monotonic()
     window_loss = window_err = 0.0
     for step in range(1, steps + 1):
-        idx = torch.randint(0, x.shape[0], (batch,), generator=generator)
+        idx = torch.randint(0, x.shape[0], (batch,), generator=generator).to(device)
         out = net(x[idx])
         loss = F.cross_entropy(out, y[idx])
         opt.zero_grad()
@@ -213,6 +218,17 @@ def main() -> int:
     result_fd = os.dup(1)
     os.dup2(2, 1)
     torch.set_num_threads(int(plan.get("threads", 1)))
+    if plan.get("device") == "cuda":
+        # Asked for the GPU: without a usable one the lab stops here (exit 3, the worker
+        # says it was our side), never quietly trains on the CPU. The memory share the
+        # sandbox gives (SANDBOX_GPU_MEMORY_FRACTION) is set before the learner's code runs.
+        if not torch.cuda.is_available():
+            print("lab: no usable CUDA device in this sandbox", file=sys.stderr, flush=True)
+            return 3
+        share = os.environ.get("SANDBOX_GPU_MEMORY_FRACTION")
+        if share:
+            for index in range(torch.cuda.device_count()):
+                torch.cuda.set_per_process_memory_fraction(float(share), index)
     spec = importlib.util.spec_from_file_location("solution", "solution.py")
     solution = importlib.util.module_from_spec(spec)
     sys.modules["solution"] = solution

@@ -60,13 +60,24 @@ def lab_defaults() -> dict[str, Any]:
     return {**base, **{k: v for k, v in settings.LAB_SETTINGS.items() if k in base}}
 
 
-def lab_limits() -> sandbox.Limits:
+# The harness's exit status when a CUDA lab finds no usable GPU in its sandbox (before
+# any of the learner's code runs): the page then blames our side, not the block.
+NO_CUDA_EXIT = 3
+
+
+def lab_limits(*, device: str = "cpu") -> sandbox.Limits:
+    """The lab's sandbox limits; a "cuda" lab gets this worker's GPUs (all of the host's
+    where the worker names none), as a grading's device tests do."""
+    gpus = "none"
+    if device == "cuda":
+        gpus = settings.SANDBOX_GPUS if settings.SANDBOX_GPUS != "none" else "all"
     return sandbox.Limits(
         wall_s=float(settings.LAB_WALL_S),
         memory_mb=int(settings.LAB_MEMORY_MB),
         pids=64,
         # The final frame plus up to a few thousand progress records of ~150 bytes.
         output_bytes=1024 * 1024,
+        gpus=gpus,
     )
 
 
@@ -148,13 +159,17 @@ def lab_execute(
     backend: str = "auto",
     image: str | None = None,
     progress: LabProgress | None = None,
+    device: str = "cpu",
 ) -> tuple[dict | None, str, float]:
     """Run one lab in the sandbox: (raw result or None, what went wrong, wall seconds).
-    With `progress`, the harness's progress records are fed to it as they come."""
+    With `progress`, the harness's progress records are fed to it as they come. A "cuda"
+    lab trains on the sandbox's GPU and fails (never falls back to the CPU) without one."""
     nonce = secrets.token_hex(16)
     buffer = io.BytesIO()
     np.savez(buffer, **digits())
     plan = {**settings_, "nonce": nonce, "block": BLOCKS[exercise], "classes": 10}
+    plan["device"] = device
+    limits = lab_limits(device=device)
     if progress is not None:
         plan["progress"] = progress.token
     job = sandbox.Job(
@@ -169,20 +184,22 @@ def lab_execute(
         on_stdout=progress.feed if progress is not None else None,
     )
     try:
-        result = sandbox.run(job, lab_limits(), backend=backend, image=image)
+        result = sandbox.run(job, limits, backend=backend, image=image)
     except sandbox.SandboxUnavailable as exc:
         return None, f"No sandbox is available: {exc}", 0.0
     if result.status == sandbox.Status.TIMEOUT:
-        return None, f"The lab ran past its {lab_limits().wall_s:g} s limit.", result.wall_s
+        return None, f"The lab ran past its {limits.wall_s:g} s limit.", result.wall_s
     if result.status == sandbox.Status.MEMORY_LIMIT:
-        return (
-            None,
-            f"The lab went past its {lab_limits().memory_mb} MB memory limit.",
-            result.wall_s,
-        )
+        return None, f"The lab went past its {limits.memory_mb} MB memory limit.", result.wall_s
     if result.status == sandbox.Status.SANDBOX_ERROR:
         return None, "The sandbox failed (our fault, not your code).", result.wall_s
     parsed = parse_lab_frame(result.stdout, nonce)
+    if parsed is None and result.exit_code == NO_CUDA_EXIT:
+        return (
+            None,
+            "This worker's GPU could not be used (our side); run the lab again.",
+            result.wall_s,
+        )
     if parsed is None:
         tail = result.stderr[-1500:].decode("utf-8", "replace").replace("\x00", "\u2400")
         return None, f"Your block raised before the lab could run:\n{tail}", result.wall_s
@@ -253,6 +270,7 @@ def lab_run(*, run_id: int) -> LabRun | None:
             backend=settings.SANDBOX_BACKEND,
             image=settings.SANDBOX_IMAGE or None,
             progress=progress,
+            device=run.device,
         )
     LabRun.objects.filter(pk=run_id, status=LabRun.Status.RUNNING).update(
         status=LabRun.Status.DONE if result is not None else LabRun.Status.FAILED,
