@@ -25,7 +25,7 @@ from grading.catalog import ExerciseSpec
 from grading.compare import parse_frame
 from grading.exercises import Exercise, TestPlan, all_exercises
 from grading.exercises._device import device_plan, device_reference, has_device_tests
-from grading.harness import harness_module, harness_source
+from grading.harness import harness_files, probes_module
 from grading.verdict import (
     TestOutcome,
     Verdict,
@@ -113,7 +113,7 @@ def job_build(*, plan: TestPlan, source: str, nonce: str) -> sandbox.Job:
     return sandbox.Job(
         files={
             "solution.py": source.encode("utf-8"),
-            "harness.py": harness_source(),
+            **harness_files(),
             "plan.json": plan_json,
             "inputs.npz": buffer.getvalue(),
         },
@@ -131,7 +131,7 @@ def reference_measure(*, exercise: Exercise, plan: TestPlan) -> dict:
     Structure-only probes (no weights, no inputs) do not depend on the seed; their results
     are kept, which spares building five full-size ResNets for every submission.
     """
-    measure = harness_module().measure
+    measure = probes_module().measure
     reference = exercise.reference_module()
     results = {}
     fresh = []

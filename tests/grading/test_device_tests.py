@@ -28,7 +28,7 @@ import pytest
 from grading import engine
 from grading.exercises import all_exercises
 from grading.exercises._device import CATEGORY, device_plan, device_reference
-from grading.harness import harness_module
+from grading.harness import probes_module
 from grading.verdict import outcomes_compute
 
 VARIANTS = Path(__file__).resolve().parent / "device_variants"
@@ -89,7 +89,7 @@ def test_the_reference_passes_its_device_tests_in_a_dry_run_on_the_cpu(slug: str
     plan = ex.build(seed=3, sample=False)
     reference = engine.reference_measure(exercise=ex, plan=plan)
     dplan = device_plan(plan, device="cpu")
-    measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
+    measured = probes_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
     outcomes = outcomes_compute(
         plan=dplan, candidate=measured, reference=device_reference(dplan, reference)
     )
@@ -103,7 +103,7 @@ def test_a_float32_run_that_is_really_wrong_fails_the_float32_tolerance() -> Non
     plan = ex.build(seed=3, sample=False)
     reference = engine.reference_measure(exercise=ex, plan=plan)
     dplan = device_plan(plan, device="cpu")
-    measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
+    measured = probes_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
     pid = next(p["id"] for p in dplan.probes if p["dtype"] == "float32")
     measured[pid]["y"] = measured[pid]["y"] * (1 + 1e-3)  # a tenth of a percent off
     outcomes = outcomes_compute(
@@ -130,7 +130,7 @@ def test_on_a_second_device_the_variant_goes_wrong_and_the_reference_does_not(pa
     ex = _exercise(_slug(path))
     dplan = device_plan(ex.build(seed=5, sample=False), device="meta")
     gpu_probes = [p for p in dplan.probes if p["device"] == "meta"]
-    measure = harness_module().measure
+    measure = probes_module().measure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # loading values into meta tensors is a no-op
         reference = measure(gpu_probes, dplan.arrays, ex.reference_module())

@@ -19,7 +19,7 @@ import torch
 from grading import engine
 from grading.compare import Malformed, Missing, array, parse_frame
 from grading.exercises import all_exercises
-from grading.harness import harness_module, harness_source
+from grading.harness import harness_files, harness_module, probes_module
 from grading.verdict import outcomes_compute
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_every_test_has_one_of_the_five_categories_and_a_unique_name():
 def test_the_reference_passes_its_own_checks_through_the_harness_probes(slug):
     ex = _exercise(slug)
     plan = ex.build(seed=11, sample=False)
-    got = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    got = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     want = engine.reference_measure(exercise=ex, plan=plan)
     outcomes = outcomes_compute(plan=plan, candidate=got, reference=want)
     assert outcomes and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
@@ -203,7 +203,14 @@ def test_the_job_carries_no_reference_source(slug):
     ex = _exercise(slug)
     plan = ex.build(seed=3, sample=False)
     job = engine.job_build(plan=plan, source="x = 1\n", nonce="n" * 32)
-    assert set(job.files) == {"solution.py", "harness.py", "plan.json", "inputs.npz"}
+    assert set(job.files) == {
+        "solution.py",
+        "harness.py",
+        "probes.py",
+        "fixtures.py",
+        "plan.json",
+        "inputs.npz",
+    }
     references = sorted((ROOT / "grading" / "exercises").glob("*/reference.py"))
     assert len(references) == 8
     for name, data in job.files.items():
@@ -223,7 +230,7 @@ def test_the_inputs_load_without_pickle_and_the_plan_is_plain_json():
         assert set(npz.files) == set(plan.arrays)
         assert all(npz[k].dtype.kind in "fi" for k in npz.files)
     assert json.loads(job.files["plan.json"])["nonce"] == "a" * 32
-    assert job.files["harness.py"] == harness_source()
+    assert {name: job.files[name] for name in harness_files()} == harness_files()
 
 
 # ------------------------------------------------------------------ validation
@@ -273,7 +280,7 @@ def test_verdict_json_has_the_interface_fields():
 def _measured(slug="se-block", seed=4):
     ex = _exercise(slug)
     plan = ex.build(seed=seed, sample=False)
-    results = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    results = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     return ex, plan, results
 
 

@@ -145,11 +145,11 @@ def test_many_empty_containers_are_refused_and_honest_frames_are_not():
 
 def test_an_absurd_array_shape_fails_its_own_checks_only():
     from grading.exercises import all_exercises
-    from grading.harness import harness_module
+    from grading.harness import harness_module, probes_module
 
     ex = {e.slug: e for e in all_exercises()}["se-block"]
     plan = ex.build(seed=3, sample=True)
-    results = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    results = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     reference = engine.reference_measure(exercise=ex, plan=plan)
     framed = harness_module().frame("e" * 32, {"probes": results})
     body = json.loads(base64.b64decode(framed.strip().split(b":")[1]))
