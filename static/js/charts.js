@@ -61,6 +61,23 @@
         options: { scales: { x: dayAxis(0), y: { beginAtZero: true, ticks: { precision: 0 } } }, plugins: { legend: { display: false } } },
       });
     }
+    var mocks = data("mock-history");
+    if (mocks) {
+      document.querySelectorAll("canvas.mock-chart").forEach(function (canvas) {
+        var f = mocks[Number(canvas.dataset.index)];
+        chart(canvas, {
+          type: "line",
+          data: {
+            labels: f.labels.map(function (l) { return l.slice(5); }),
+            datasets: [
+              { label: "Rubric covered %", data: f.covered, borderColor: "#2456c9", spanGaps: true },
+              { label: "Answered %", data: f.answered, borderColor: "#9a6700", borderDash: [4, 3], spanGaps: true },
+            ],
+          },
+          options: { scales: { y: boundedAxis(0, 100, 20) }, plugins: { legend: { display: true } } },
+        });
+      });
+    }
     var history = data("skill-history");
     if (history) {
       document.querySelectorAll("canvas.skill-chart").forEach(function (canvas) {
