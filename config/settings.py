@@ -218,6 +218,7 @@ RATE_LIMITS = {
     "mock_start": os.environ.get("RATE_MOCK_STARTS", "10/hour"),
     "token_create": os.environ.get("RATE_TOKEN_CREATES", "10/hour"),
     "signup": os.environ.get("RATE_SIGNUPS", "5/hour"),
+    "scratch": os.environ.get("RATE_SCRATCH_RUNS", "60/hour"),
 }
 # A lost token stops working by itself; a learner makes a new one in a click.
 API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))

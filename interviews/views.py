@@ -18,6 +18,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.limits import RateLimited, rate_hit
 from accounts.params import small_ints
+from interviews import coding
+from interviews import selectors as mock_selectors
 from interviews import services as mock_services
 from interviews.models import MockAttempt
 from learning import selectors
@@ -143,7 +145,8 @@ def mock_attempt(request, attempt_id: int):
         return redirect("mock-review", attempt_id=attempt.pk)
     answers = {answer.step_id: answer for answer in attempt.answers.all()}
     steps = attempt.script.steps.select_related("item", "exercise").order_by("order", "pk")
-    remaining = mock_services.mock_attempt_remaining(attempt=attempt)
+    remaining = mock_selectors.mock_attempt_remaining(attempt=attempt)
+    runs = coding.coding_runs(attempt=attempt)
     context = {
         "attempt": attempt,
         "script": attempt.script,
@@ -153,6 +156,12 @@ def mock_attempt(request, attempt_id: int):
                 "answer": answers.get(step.pk),
                 "field": _text_field(step.pk),
                 "options": options_for(item=step.item, user=request.user) if step.item else [],
+                # The implementation round: the code (the answer, else the starter) and
+                # the newest grading of it in this attempt.
+                "code": _code_shown(attempt, step, answers.get(step.pk))
+                if step.exercise_id
+                else "",
+                "run": runs[step.pk].latest if step.pk in runs else None,
             }
             for step in steps
         ],
@@ -168,6 +177,14 @@ def mock_attempt(request, attempt_id: int):
         else "",
     }
     return render(request, "interviews/attempt.html", context)
+
+
+def _code_shown(attempt: MockAttempt, step: MockStep, answer) -> str:
+    """The implementation step's editor: the learner's saved code, else the starter
+    (answers start empty when the attempt starts)."""
+    if answer is not None and answer.saved_at > attempt.started_at:
+        return answer.text
+    return coding.coding_starter(step=step)
 
 
 def _save_posted(request, attempt: MockAttempt) -> int:
@@ -261,7 +278,8 @@ def mock_review(request, attempt_id: int):
         mock_services.mock_review(attempt=attempt, ticks=ticks)
         messages.success(request, "Your rubric ticks are saved.")
         return redirect("mock-review", attempt_id=attempt.pk)
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
+    runs = coding.coding_runs(attempt=attempt)
     return render(
         request,
         "interviews/review.html",
@@ -269,6 +287,11 @@ def mock_review(request, attempt_id: int):
             "attempt": attempt,
             "script": attempt.script,
             "summary": summary,
+            # Each row with its step's graded submission in this attempt (exercise steps).
+            "rows_runs": [
+                (row, runs[row.step.pk].graded if row.step.pk in runs else None)
+                for row in summary.rows
+            ],
             "time_zone": selectors.time_zone_of(request.user),
         },
     )
@@ -299,7 +322,7 @@ def mock_interviewer(request, token: str):
     """The peer's page: the script with the interviewer's notes, model answers and rubric,
     and a 1-4 score with a comment per question. The secret in the URL is the only key; it
     opens this attempt's script and scores and nothing else of the candidate's."""
-    attempt = mock_services.mock_interviewer_attempt(token=token)
+    attempt = mock_selectors.mock_interviewer_attempt(token=token)
     if attempt is None:
         raise Http404("This interviewer link has expired or was revoked.")
     steps = list(

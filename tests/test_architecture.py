@@ -21,7 +21,7 @@ ALLOWED = {
     "sandbox": set(),
     "grading": {"config", "quizbank", "accounts", "sandbox"},
     "learning": {"quizbank", "accounts", "grading"},
-    "interviews": {"quizbank", "accounts", "learning"},
+    "interviews": {"quizbank", "accounts", "learning", "grading"},
     "lab": {"config", "accounts", "grading", "sandbox"},
 }
 # The only grading modules learning may import: the signals grading sends.

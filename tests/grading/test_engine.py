@@ -20,6 +20,7 @@ from grading import engine
 from grading.compare import Malformed, Missing, array, parse_frame
 from grading.exercises import all_exercises
 from grading.harness import harness_module, harness_source
+from grading.verdict import outcomes_compute
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUGS = [
@@ -102,7 +103,7 @@ def test_the_reference_passes_its_own_checks_through_the_harness_probes(slug):
     plan = ex.build(seed=11, sample=False)
     got = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
     want = engine.reference_measure(exercise=ex, plan=plan)
-    outcomes = engine.outcomes_compute(plan=plan, candidate=got, reference=want)
+    outcomes = outcomes_compute(plan=plan, candidate=got, reference=want)
     assert outcomes and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
 
 
@@ -331,7 +332,7 @@ def test_missing_or_malformed_measurements_fail_closed_one_by_one():
     broken["m1"] = dict(results["m1"], y="not an array", param_shapes=True)
     broken["m2"] = dict(results["m2"], dx=np.full_like(results["m2"]["dx"], np.nan))
     broken["gc"] = results["gc"]
-    outcomes = {o.name: o for o in engine.outcomes_compute(plan=plan, candidate=broken,
+    outcomes = {o.name: o for o in outcomes_compute(plan=plan, candidate=broken,
                                                            reference=reference)}  # fmt: skip
     by_probe = {c.name: c.probe for c in plan.checks}
     for name, outcome in outcomes.items():
@@ -354,7 +355,7 @@ def test_failure_messages_do_not_reveal_expected_values():
     reference = engine.reference_measure(exercise=ex, plan=plan)
     wrong = {pid: dict(r) for pid, r in results.items()}
     wrong["m0"]["y"] = results["m0"]["y"] + 0.5
-    outcomes = engine.outcomes_compute(plan=plan, candidate=wrong, reference=reference)
+    outcomes = outcomes_compute(plan=plan, candidate=wrong, reference=reference)
     failed = [o for o in outcomes if not o.passed]
     assert failed
     expected_numbers = {f"{v:.4f}" for v in reference["m0"]["y"].reshape(-1)[:50]}
@@ -364,7 +365,7 @@ def test_failure_messages_do_not_reveal_expected_values():
 
 def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
     from grading import engine
-    from grading.services import ERROR_MESSAGES
+    from grading.messages import ERROR_MESSAGES
 
     verdict = engine.grade(
         exercise="se-block", source="import torch\n\n\nclass Other:\n    pass\n", backend="bwrap"
@@ -374,7 +375,7 @@ def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
 
 
 def test_a_wrong_answer_with_every_name_present_is_not_an_interface_error():
-    from grading.engine import TestOutcome, interface_missing
+    from grading.verdict import TestOutcome, interface_missing
 
     missing = "not run: building the module raised: AttributeError: module 'solution' has no attribute 'SEBlock'"
     assert interface_missing([TestOutcome("a", "shape", False, missing)] * 2)

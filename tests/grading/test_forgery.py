@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from grading import engine
+from grading.verdict import Verdict
 
 pytestmark = pytest.mark.docker
 
@@ -60,7 +61,7 @@ _body = base64.b64encode(json.dumps(_fake).encode()).decode()
 """
 
 
-def _grade(exercise: str, source: str, image: str) -> engine.Verdict:
+def _grade(exercise: str, source: str, image: str) -> Verdict:
     return engine.grade(exercise=exercise, source=source, backend="docker", image=image)
 
 

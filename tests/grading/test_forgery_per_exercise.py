@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grading import engine
+from grading.verdict import Verdict
 from tests.grading.forger import FORGER
 
 pytestmark = pytest.mark.docker
@@ -33,7 +34,7 @@ CASES = {
 }
 
 
-def _failing(verdict: engine.Verdict) -> set[str]:
+def _failing(verdict: Verdict) -> set[str]:
     return {t.name for t in verdict.tests if not t.passed}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from quizbank.content_validation import chapter_folders
+from quizbank.content_source import chapter_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +53,9 @@ def test_no_two_items_ask_the_same_question():
     assert duplicates == []
 
 
-# Section A of RESNET-FACTS.md: tables the chapter gets wrong. Each may serve as a wrong
-# option in one item, so that a learner meets the misconception once, not as a pattern.
+# The tables the chapter gets wrong, each value checked against the paper. Each may serve
+# as a wrong option in one item, so that a learner meets the misconception once, not as a
+# pattern.
 WRONG_TABLES = {
     "shortcut options 24.5 / 24.0 / 23.6": [r"24\.5\b", r"24\.0\b", r"23\.6\b"],
     "paper top-1 24.0 / 22.4 / 21.3": [r"24\.0\b", r"22\.4\b", r"21\.3\b"],

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from quizbank.content_figures import FIGURE_KEYS
-from quizbank.loader import COMPUTABLE_UNITS, content_read
+from quizbank.content_items import COMPUTABLE_UNITS
+from quizbank.content_source import content_read
 from tests.quizbank import figures
 from tests.quizbank.figures import FIGURES
 from tests.quizbank.loading import REAL
