@@ -21,6 +21,7 @@ from accounts.params import small_ints
 from interviews import coding
 from interviews import selectors as mock_selectors
 from interviews import services as mock_services
+from interviews.layout import layout_from
 from interviews.models import MockAttempt
 from learning import selectors
 from quizbank.models import MockScript, MockStep
@@ -135,7 +136,8 @@ def mock_start(request, slug: str):
             "Submit it to start a new one.",
         )
         attempt = running.attempt
-    return redirect("mock-attempt", attempt_id=attempt.pk)
+    shown = layout_from({"view": request.POST.get("layout", "")}, count=1)
+    return redirect(reverse("mock-attempt", args=[attempt.pk]) + shown.query())
 
 
 @login_required
@@ -240,7 +242,9 @@ def mock_save(request, attempt_id: int):
         return _refused(request, attempt, error)
     at = timezone.localtime(timezone.now(), _zone(request))
     messages.success(request, f"Answers saved at {at:%H:%M:%S}.")
-    return redirect("mock-attempt", attempt_id=attempt.pk)
+    # One question at a time: back on the question the learner asked for (the map).
+    shown = layout_from(request.GET, count=attempt.script.steps.count())
+    return redirect(reverse("mock-attempt", args=[attempt.pk]) + shown.query())
 
 
 @login_required
