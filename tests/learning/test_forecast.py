@@ -103,4 +103,7 @@ def test_the_dashboard_embeds_the_forecast(client):
     chart = response.context["forecast"].as_chart()
     assert chart["due"][0] == 1 and sum(chart["due"]) == 2 and chart["overdue"] == 1
     assert 'id="review-forecast"' in page and 'id="forecast-chart"' in page
-    assert "2 cards fall due in the next 21 days; today's bar includes 1 overdue" in page
+    assert (
+        "2 cards fall due in the next 21 days. Today's bar counts the cards due later today too, and 1 overdue"
+        in page
+    )
