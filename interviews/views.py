@@ -23,6 +23,7 @@ from interviews import selectors as mock_selectors
 from interviews import services as mock_services
 from interviews.layout import layout_from
 from interviews.models import MockAttempt
+from lab.selectors import lab_latest_curves
 from learning import selectors
 from quizbank.models import MockScript, MockStep
 from quizbank.shuffling import options_for
@@ -140,18 +141,29 @@ def mock_start(request, slug: str):
     return redirect(reverse("mock-attempt", args=[attempt.pk]) + shown.query())
 
 
+def _opening_figure(script: MockScript, steps: list[MockStep], *, curves_of=None) -> dict | None:
+    """The figure a paper discussion opens with (the 20- versus 56-layer training curves),
+    shown under its first question: the learner's own latest lab curves when `curves_of`
+    has run the lab, otherwise a schematic that says it is one."""
+    if script.kind != MockScript.Kind.PAPER_DISCUSSION or not steps:
+        return None
+    curves = lab_latest_curves(user=curves_of) if curves_of is not None else None
+    return {"step": steps[0].pk, "curves": curves}
+
+
 @login_required
 def mock_attempt(request, attempt_id: int):
     attempt = mock_services.mock_expire_if_due(attempt=_attempt_or_404(request, attempt_id))
     if attempt.ended_at is not None:
         return redirect("mock-review", attempt_id=attempt.pk)
     answers = {answer.step_id: answer for answer in attempt.answers.all()}
-    steps = attempt.script.steps.select_related("item", "exercise").order_by("order", "pk")
+    steps = list(attempt.script.steps.select_related("item", "exercise").order_by("order", "pk"))
     remaining = mock_selectors.mock_attempt_remaining(attempt=attempt)
     runs = coding.coding_runs(attempt=attempt)
     context = {
         "attempt": attempt,
         "script": attempt.script,
+        "figure": _opening_figure(attempt.script, steps, curves_of=request.user),
         "steps": [
             {
                 "step": step,
@@ -352,6 +364,8 @@ def mock_interviewer(request, token: str):
                 "attempt": attempt,
                 "script": attempt.script,
                 "rows": [(step, answers.get(step.pk)) for step in steps],
+                # A schematic only: the link opens nothing else of the candidate's.
+                "figure": _opening_figure(attempt.script, steps),
                 "scores": mock_services.INTERVIEWER_SCORES,
             },
         )

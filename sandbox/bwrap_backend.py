@@ -474,6 +474,7 @@ class BwrapBackend:
         os.close(seccomp_write)
         argv[1:1] = ["--seccomp", str(seccomp_read)]
         output = JobOutput(limits.output_bytes)
+        output.listen(job.on_stdout)
         try:
             process = subprocess.Popen(
                 [shutil.which("sh") or "/bin/sh", "-c", WRAPPER, "sh", *argv],

@@ -21,11 +21,13 @@ ALLOWED = {
     "sandbox": set(),
     "grading": {"config", "quizbank", "accounts", "sandbox"},
     "learning": {"quizbank", "accounts", "grading"},
-    "interviews": {"quizbank", "accounts", "learning", "grading"},
+    "interviews": {"quizbank", "accounts", "learning", "grading", "lab"},
     "lab": {"config", "accounts", "grading", "sandbox"},
 }
 # The only grading modules learning may import: the signals grading sends.
 LEARNING_SEES_OF_GRADING = {"grading.events"}
+# The only lab module interviews may import: the learner's curves for the paper discussion.
+INTERVIEWS_SEES_OF_LAB = {"lab.selectors"}
 
 
 def _module_name(path: Path) -> str:
@@ -119,6 +121,17 @@ def test_learning_hears_from_grading_only_through_its_signals(graph):
         if _app(target) == "grading"
     }
     assert seen <= LEARNING_SEES_OF_GRADING
+
+
+def test_interviews_read_the_lab_only_through_its_selectors(graph):
+    seen = {
+        target
+        for module, targets in graph.items()
+        if _app(module) == "interviews"
+        for target in targets
+        if _app(target) == "lab"
+    }
+    assert seen <= INTERVIEWS_SEES_OF_LAB
 
 
 def test_the_sandbox_imports_nothing_of_django():

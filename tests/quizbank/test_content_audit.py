@@ -139,3 +139,44 @@ def test_the_bank_covers_the_comparisons_interviewers_ask_for():
         "region proposal network",
     ):
         assert needle in text, needle
+
+
+def test_the_bank_covers_the_follow_ups_interviewers_ask_for():
+    """Issue 14's list beyond the comparisons: cost against VGG, R1's training recipe and
+    CIFAR design, the ensemble view and its lesion study, Wide ResNets, stochastic depth,
+    R2 on ImageNet, Highway networks in R1's words and the detection/segmentation legacy.
+    Each topic is asked about in a prompt, not only mentioned in an explanation."""
+    items = _items().values()
+    prompts = _words(" ".join(str(e["prompt"]) for e in items))
+    text = _words(" ".join(yaml.safe_dump(e) for e in items))
+    for needle in (
+        "vgg 19",
+        "inception",
+        "veit",
+        "lesion",
+        "wide residual networks",
+        "stochastic depth",
+        "learning rate",
+        "n basic blocks",
+        "highway",
+        "imagenet",
+        "detection and segmentation",
+    ):
+        assert needle in prompts, needle
+    for needle in (
+        "19 6",
+        "0 0001",
+        "momentum 0 9",
+        "batch 256",
+        "no dropout",
+        "scale augmentation",
+        "warm",
+        "6n 2",
+        "2 n paths",
+        "10 34",
+        "200 layer",
+        "roialign",
+    ):
+        assert needle in text, needle
+    declared = {e.get("figure") for e in items if e["kind"] == "numeric"}
+    assert {"resnet34_vs_vgg19_gmacs_ratio", "cifar_resnet_depth_n18"} <= declared
