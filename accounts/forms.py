@@ -20,6 +20,13 @@ class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # static/js/timezone.js sets a fresh form's zone to the browser's, and says so
+            # in the element with this id; a posted form keeps what the learner chose.
+            self.fields["time_zone"].widget.attrs["data-detect-zone"] = "time-zone-detected"
+
 
 class TimeZoneForm(forms.Form):
     time_zone = forms.ChoiceField(choices=time_zone_choices)

@@ -1,10 +1,11 @@
 from django.urls import path
 
 from interviews import views as mock_views
-from interviews import views_coding
+from interviews import views_coding, views_history
 
 urlpatterns = [
     path("", mock_views.mock_list, name="mock-list"),
+    path("history/", views_history.mock_history_page, name="mock-history"),
     path("<slug:slug>/start/", mock_views.mock_start, name="mock-start"),
     path("attempt/<int:attempt_id>/", mock_views.mock_attempt, name="mock-attempt"),
     path(

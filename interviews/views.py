@@ -21,6 +21,7 @@ from accounts.params import small_ints
 from interviews import coding
 from interviews import selectors as mock_selectors
 from interviews import services as mock_services
+from interviews.layout import layout_from
 from interviews.models import MockAttempt
 from lab.selectors import lab_latest_curves
 from learning import selectors
@@ -136,7 +137,8 @@ def mock_start(request, slug: str):
             "Submit it to start a new one.",
         )
         attempt = running.attempt
-    return redirect("mock-attempt", attempt_id=attempt.pk)
+    shown = layout_from({"view": request.POST.get("layout", "")}, count=1)
+    return redirect(reverse("mock-attempt", args=[attempt.pk]) + shown.query())
 
 
 def _opening_figure(script: MockScript, steps: list[MockStep], *, curves_of=None) -> dict | None:
@@ -252,7 +254,9 @@ def mock_save(request, attempt_id: int):
         return _refused(request, attempt, error)
     at = timezone.localtime(timezone.now(), _zone(request))
     messages.success(request, f"Answers saved at {at:%H:%M:%S}.")
-    return redirect("mock-attempt", attempt_id=attempt.pk)
+    # One question at a time: back on the question the learner asked for (the map).
+    shown = layout_from(request.GET, count=attempt.script.steps.count())
+    return redirect(reverse("mock-attempt", args=[attempt.pk]) + shown.query())
 
 
 @login_required

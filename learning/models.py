@@ -181,3 +181,18 @@ class ProblemSolve(models.Model):
 
     def __str__(self) -> str:
         return f"{self.problem.slug} solved by {self.user}"
+
+
+class CalendarFeed(models.Model):
+    """A learner's private calendar subscription: the secret in the feed's URL is the only
+    key (calendar apps cannot log in). Regenerating replaces it; revoking deletes the row,
+    and the old URL then answers 404 like any unknown one."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"calendar feed of {self.user} since {self.created_at:%Y-%m-%d}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from learning import views
+from learning import views, views_calendar
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,9 @@ urlpatterns = [
     ),
     path("plan.ics", views.plan_ics, name="plan-ics"),
     path("deck.apkg", views.deck_apkg, name="deck-apkg"),
+    path("calendar/", views_calendar.calendar_page, name="calendar"),
+    path("calendar/feed/", views_calendar.calendar_manage, name="calendar-manage"),
+    path("calendar/<str:token>.ics", views_calendar.calendar_feed_ics, name="calendar-feed"),
     path("due/", views.due, name="due"),
     path("items/<int:item_id>/answer/", views.item_answer, name="item-answer"),
     path("reviews/<int:entry_id>/rerate/", views.review_rerate, name="review-rerate"),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from fsrs import Rating
 
 from accounts.params import MAX_DIGITS, int_param, small_int, small_ints
-from learning import exports, selectors, services
+from learning import exports, forecast, selectors, services
 from learning.answers import (
     CERTAINTY_LABELS,
     Certainty,
@@ -103,6 +103,7 @@ def home(request):
         "mastery": selectors.mastery_by_part(user=user, chapter=chapter),
         "calendar": selectors.plan_calendar(plan=plan, now=now) if plan else [],
         "series": selectors.review_series(user=user, now=now),
+        "forecast": forecast.due_per_day(user=user, chapter=chapter, now=now),
     }
     return render(request, "learning/dashboard.html", context)
 

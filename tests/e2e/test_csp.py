@@ -109,6 +109,15 @@ def test_every_learner_page_runs_under_the_policy_without_a_violation(live_serve
     page.wait_for_load_state("networkidle")
     assert re.search(r"/mock/attempt/\d+/$", page.url), page.url
     page.wait_for_load_state("networkidle")
+    attempt_path = page.url.removeprefix(base)
+    visit(attempt_path + "?view=one&q=2")  # one question at a time, its map and script
+    page.locator("#question-map button[data-q='1']").click()
+    assert page.url.endswith("?view=one&q=1")
+    visit("/mock/history/")
+    visit("/calendar/")
+    page.locator("#feed-create").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#feed-url").input_value().endswith(".ics")
 
     visit("/accounts/settings/")
     visit("/accounts/api-tokens/")
