@@ -71,18 +71,17 @@ def plan_last_reviews(*, plan: LearnerPlan) -> dict[int, dt.datetime]:
     return dict(rows)
 
 
-def _review_days(chapter: Chapter):
+def _review_days(chapter: Chapter, *, named: bool):
+    """The chapter's live days with their live tasks and the tasks' items (with their
+    part, which the card's heading shows); `named` adds what the task lines name
+    (ReviewTask.named_problems / named_exercises, the mock), for pages that show them."""
+    tasks = ReviewTask.objects.filter(retired=False)
+    lookups: list = [Prefetch("tasks__items", queryset=Item.objects.select_related("part"))]
+    if named:
+        tasks = tasks.select_related("problem", "exercise", "mock")
+        lookups += ["tasks__also_problems", "tasks__also_exercises"]
     return ReviewDay.objects.filter(chapter=chapter, retired=False).prefetch_related(
-        Prefetch(
-            "tasks",
-            queryset=ReviewTask.objects.filter(retired=False).select_related(
-                "problem", "exercise", "mock"
-            ),
-        ),
-        "tasks__items",
-        # The task lines name them (ReviewTask.named_problems / named_exercises).
-        "tasks__also_problems",
-        "tasks__also_exercises",
+        Prefetch("tasks", queryset=tasks), *lookups
     )
 
 
@@ -91,16 +90,18 @@ def plan_checkpoints(
     plan: LearnerPlan,
     now: dt.datetime | None = None,
     last_reviews: dict[int, dt.datetime] | None = None,
+    named: bool = True,
 ) -> list[CheckpointView]:
     """Every checkpoint of the plan with its status and its tasks' progress; pass
-    `last_reviews` (plan_last_reviews) when the page already read it."""
+    `last_reviews` (plan_last_reviews) when the page already read it, and named=False
+    when the page does not show the task lines (see _review_days)."""
     at = _now(now)
     today = scheduling.local_date(at=at, time_zone=plan.time_zone)
     completions = {c.task_id: c for c in plan.completions.all()}
     if last_reviews is None:
         last_reviews = plan_last_reviews(plan=plan)
     views = []
-    for review_day in _review_days(plan.chapter):
+    for review_day in _review_days(plan.chapter, named=named):
         checkpoint = scheduling.checkpoint_for(
             started_on=plan.started_on, day=review_day.day, time_zone=plan.time_zone
         )
@@ -152,16 +153,21 @@ class PlanState:
 
 
 def plan_state(
-    *, user: AbstractBaseUser, chapter: Chapter, now: dt.datetime | None = None
+    *,
+    user: AbstractBaseUser,
+    chapter: Chapter,
+    now: dt.datetime | None = None,
+    named: bool = True,
 ) -> PlanState | None:
-    """The active plan's state at `now`; None without a plan."""
+    """The active plan's state at `now`; None without a plan. named=False for a page that
+    counts or queues the tasks without showing their lines."""
     plan = plan_active(user=user, chapter=chapter)
     if plan is None:
         return None
     last = plan_last_reviews(plan=plan)
     return PlanState(
         plan=plan,
-        checkpoints=plan_checkpoints(plan=plan, now=now, last_reviews=last),
+        checkpoints=plan_checkpoints(plan=plan, now=now, last_reviews=last, named=named),
         last_reviews=last,
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from learning.models import LearnerCard, LearnerPlan
+from learning.models import LearnerCard, LearnerPlan, SkillRating
 from learning.selectors.common import _now
 from learning.selectors.plan import (
     CheckpointView,
@@ -18,8 +18,7 @@ from learning.selectors.plan import (
     plan_last_reviews,
     plan_state,
 )
-from learning.selectors.skills import skills_latest_scores
-from quizbank.models import Chapter, Item, Part, ReviewTask, Skill
+from quizbank.models import Chapter, Item, Part, ReviewTask
 
 # A page that has not read the plan yet passes nothing; one that has passes its state
 # (None when the learner has no plan).
@@ -40,14 +39,13 @@ def due_queue(
     chapter: Chapter,
     now: dt.datetime | None = None,
     state: PlanState | None | object = _UNREAD,
-    scores: dict[int, int] | None = None,
 ) -> list[QueueEntry]:
     """Due checkpoint tasks' items not yet reviewed for that checkpoint come first, then
-    FSRS cards due now; each item once. `state` (plan_state) and `scores`
-    (skills_latest_scores) may be passed when the page already read them."""
+    FSRS cards due now; each item once. `state` (plan_state) may be passed when the page
+    already read it."""
     at = _now(now)
     if state is _UNREAD:
-        state = plan_state(user=user, chapter=chapter, now=at)
+        state = plan_state(user=user, chapter=chapter, now=at, named=False)
     entries: list[QueueEntry] = []
     seen: set[int] = set()
     if isinstance(state, PlanState):
@@ -67,7 +65,7 @@ def due_queue(
                         seen.add(item.pk)
                         entries.append(QueueEntry(item=item, source="plan", task=view.task))
         entries += plan_weak_skill_entries(
-            user=user, plan=state.plan, now=at, seen=seen, state=state, scores=scores
+            user=user, plan=state.plan, now=at, seen=seen, state=state
         )
     cards = (
         LearnerCard.objects.filter(
@@ -93,7 +91,7 @@ def due_open_tasks(
     """Checkpoint tasks due (today or overdue) that are not about cards: problems,
     exercises, mocks, manual tasks."""
     if state is _UNREAD:
-        state = plan_state(user=user, chapter=chapter, now=now)
+        state = plan_state(user=user, chapter=chapter, now=now, named=False)
     if not isinstance(state, PlanState):
         return []
     return [
@@ -115,6 +113,29 @@ def practice_items(*, part: Part) -> list[Item]:
 WEAK_SKILL_SCORE = 2
 
 
+def _weak_part_scores(*, user: AbstractBaseUser, chapter: Chapter) -> dict[int, int]:
+    """part id -> the lowest latest score of a weak skill that practises it. One query:
+    every rating of the learner with its skill's parts, oldest sitting first (the latest
+    score of a skill wins, as in skills_latest_scores)."""
+    latest: dict[int, int] = {}
+    parts: dict[int, set[int]] = {}
+    rows = (
+        SkillRating.objects.filter(snapshot__user=user, snapshot__chapter=chapter)
+        .order_by("snapshot__taken_at", "snapshot_id")
+        .values_list("skill_id", "score", "skill__parts")
+    )
+    for skill_id, score, part_id in rows:
+        latest[skill_id] = score
+        if part_id is not None:
+            parts.setdefault(skill_id, set()).add(part_id)
+    part_score: dict[int, int] = {}
+    for skill_id, score in latest.items():
+        if score <= WEAK_SKILL_SCORE:
+            for part_id in parts.get(skill_id, ()):
+                part_score[part_id] = min(part_score.get(part_id, 99), score)
+    return part_score
+
+
 def plan_weak_skill_entries(
     *,
     user: AbstractBaseUser,
@@ -122,7 +143,6 @@ def plan_weak_skill_entries(
     now: dt.datetime,
     seen: set[int],
     state: PlanState | None = None,
-    scores: dict[int, int] | None = None,
 ) -> list[QueueEntry]:
     """Items of later checkpoints that practise a weak skill, brought forward.
 
@@ -132,22 +152,16 @@ def plan_weak_skill_entries(
     adds a spaced repetition rather than skipping one. Items reviewed since the plan began
     are not brought forward again. `seen` is updated.
     """
-    if scores is None:
-        scores = skills_latest_scores(user=user, chapter=plan.chapter)
-    weak = {skill_id: score for skill_id, score in scores.items() if score <= WEAK_SKILL_SCORE}
-    if not weak:
+    part_score = _weak_part_scores(user=user, chapter=plan.chapter)
+    if not part_score:
         return []
     if state is None:
         last = plan_last_reviews(plan=plan)
         state = PlanState(
             plan=plan,
-            checkpoints=plan_checkpoints(plan=plan, now=now, last_reviews=last),
+            checkpoints=plan_checkpoints(plan=plan, now=now, last_reviews=last, named=False),
             last_reviews=last,
         )
-    part_score: dict[int, int] = {}
-    links = Skill.parts.through.objects.filter(skill_id__in=weak).values_list("skill_id", "part_id")
-    for skill_id, part_id in links:
-        part_score[part_id] = min(part_score.get(part_id, 99), weak[skill_id])
     reviewed = state.last_reviews  # every item reviewed since the plan began
     candidates: list[tuple[int, int, int, QueueEntry]] = []
     for checkpoint in state.checkpoints:

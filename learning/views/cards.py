@@ -169,7 +169,7 @@ def item_answer(request, item_id: int):
     """Check an answer, log it (moving the FSRS card unless it is uncounted practice) and
     show the feedback. Free text goes through a reveal step first."""
     item = get_object_or_404(
-        Item.objects.select_related("part", "chapter").prefetch_related("choices", "rubric"),
+        Item.objects.select_related("part", "chapter").prefetch_related("choices"),
         pk=item_id,
         retired=False,
     )
@@ -250,6 +250,11 @@ def item_answer(request, item_id: int):
         duration = int(timezone.now().timestamp() * 1000) - shown_at
         duration = min(max(duration, 0), MAX_DURATION_MS)
     posted_version = request.POST.get("version", "")
+    # A queue answer shows "N left": the plan is read once, before the answer; the
+    # service decides the plan's ticks from it and adds this review to it.
+    state = None
+    if source != ReviewLogEntry.Source.PRACTICE:
+        state = selectors.plan_state(user=request.user, chapter=item.chapter, named=False)
     try:
         entry = services.review_record(
             user=request.user,
@@ -259,11 +264,14 @@ def item_answer(request, item_id: int):
             count_toward_schedule=request.POST.get("count") == "on",
             duration_ms=duration,
             expected_version=int(posted_version) if posted_version.isdigit() else None,
+            plan_state=state,
         )
     except (services.StaleAnswer, IntegrityError):
         return _already_answered(request, _next_url(source, item, request))
     sitting_add(request, item, time_zone=tz)
-    card = LearnerCard.objects.filter(user=request.user, item=item).first()
+    card = entry.card_row
+    if card is None:  # uncounted practice: the card, if any, is as it was
+        card = LearnerCard.objects.filter(user=request.user, item=item).first()
     context = base | {
         "entry": entry,
         "checked": checked,
@@ -272,7 +280,7 @@ def item_answer(request, item_id: int):
         "ratings": [(r.value, r.name) for r in Rating],
         "time_zone": tz,
         "htmx": is_htmx(request),
-        "remaining": len(selectors.due_queue(user=request.user, chapter=item.chapter))
+        "remaining": len(selectors.due_queue(user=request.user, chapter=item.chapter, state=state))
         if source != ReviewLogEntry.Source.PRACTICE
         else None,
     }

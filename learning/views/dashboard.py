@@ -22,10 +22,11 @@ def home(request):
     user = request.user
     now = timezone.now()
     tz = selectors.time_zone_of(user)
-    state = selectors.plan_state(user=user, chapter=chapter, now=now)
+    # The dashboard counts and charts the plan's tasks without showing their lines.
+    state = selectors.plan_state(user=user, chapter=chapter, now=now, named=False)
     scores = selectors.skills_latest_scores(user=user, chapter=chapter)
     skills = selectors.skills_of(chapter)
-    queue = selectors.due_queue(user=user, chapter=chapter, now=now, state=state, scores=scores)
+    queue = selectors.due_queue(user=user, chapter=chapter, now=now, state=state)
     open_tasks = selectors.due_open_tasks(user=user, chapter=chapter, now=now, state=state)
     by_day = selectors.reviews_local_days(user=user, time_zone=tz)
     plan = state.plan if state else None
