@@ -11,6 +11,8 @@ with a `now` in the past, as the learner would have made them.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -25,6 +27,17 @@ from quizbank.models import Chapter, Item, MockScript, Skill
 DAYS_IN = 10
 
 
+@dataclass
+class World:
+    """The learner and the rows the pages are asked about."""
+
+    user: object
+    chapter: Chapter
+    done_mock: object  # a finished MockAttempt
+    running_mock: object  # a running MockAttempt
+    exercises: list[str]  # slugs with submissions
+
+
 def bank_loaded() -> Chapter:
     """The real bank, loaded once (a second call finds it)."""
     from quizbank.loader import bank_load, chapter_folders
@@ -36,7 +49,7 @@ def bank_loaded() -> Chapter:
     return chapter
 
 
-def learner_in_plan(username: str, *, now: dt.datetime | None = None, reviews: int = 40):
+def learner_in_plan(username: str, *, now: dt.datetime | None = None, reviews: int = 40) -> World:
     """A learner with a plan started DAYS_IN days ago and its history (see the module)."""
     from grading import catalog
     from grading.models import Submission, TestResult
@@ -116,4 +129,27 @@ def learner_in_plan(username: str, *, now: dt.datetime | None = None, reviews: i
     running = mock_services.mock_start(
         user=user, script=scripts[-1], untimed=True, now=now - dt.timedelta(minutes=5)
     )
-    return user, done, running
+    return World(
+        user=user,
+        chapter=chapter,
+        done_mock=done,
+        running_mock=running,
+        exercises=[spec.slug for spec in specs[:4]],
+    )
+
+
+STATEMENTS_MAX = 19  # the issue's target: every learner page under 20 queries
+
+
+@contextmanager
+def within(budget_check, budget: int):
+    """django_assert_max_num_queries(budget), and under 20 statements once the test's
+    SAVEPOINTs are left out."""
+    with budget_check(budget) as captured:
+        yield captured
+    statements = [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(statements) <= STATEMENTS_MAX, statements
