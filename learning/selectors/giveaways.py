@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import prefetch_related_objects
+
 from learning.answers import format_number
 from learning.selectors.queue import QueueEntry
 from quizbank.models import Item
@@ -55,6 +57,10 @@ def queue_without_giveaways(*, queue: list[QueueEntry], answered: list[Item]) ->
     moved to the end (stable), so the next card is never one just given away."""
     if not answered:
         return queue
+    # A multiple choice's right options are what it asks, and every option is on the
+    # answer side of a card shown: one query for the options of all of them.
+    asking = [e.item for e in queue if e.item.kind == Item.Kind.MULTIPLE_CHOICE]
+    prefetch_related_objects([*answered, *asking], "choices")
     shown = [(a.pk, _answer_side_text(a)) for a in answered]
     given_ids = set()
     for entry in queue:

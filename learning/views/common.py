@@ -37,7 +37,8 @@ def sitting_answered(request, *, time_zone: str | None = None) -> list[Item]:
     if not sitting.get("items") or sitting.get("day") != _today(request, time_zone):
         return []
     ids = sitting.get("items", [])
-    return list(Item.objects.filter(pk__in=ids).prefetch_related("choices", "rubric"))
+    # Their options are read with the queue's (selectors.queue_without_giveaways).
+    return list(Item.objects.filter(pk__in=ids).prefetch_related("rubric"))
 
 
 def sitting_add(request, item: Item, *, time_zone: str | None = None) -> None:

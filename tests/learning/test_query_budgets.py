@@ -66,6 +66,22 @@ def test_due_page(client, world, django_assert_max_num_queries):
     assert 'id="card"' in page
 
 
+def test_due_page_after_answers_in_this_sitting(client, world, django_assert_max_num_queries):
+    """Cards answered in this sitting are compared with every queued card (a card whose
+    answer they showed waits): the queue's options are read at once, not per card."""
+    for entry in selectors.due_queue(user=world.user, chapter=world.chapter)[:3]:
+        data = {"source": entry.source, "version": _version(world, entry.item)}
+        response = client.post(
+            reverse("item-answer", args=[entry.item.pk]),
+            data | {"mode": "self", "self_rating": "3"},
+        )
+        assert response.status_code == 200
+    queue = selectors.due_queue(user=world.user, chapter=world.chapter)
+    assert sum(1 for e in queue if e.item.kind == Item.Kind.MULTIPLE_CHOICE) >= 4
+    page = _get(client, django_assert_max_num_queries, 19, reverse("due")).content.decode()
+    assert 'id="card"' in page
+
+
 def test_plan_page(client, world, django_assert_max_num_queries):
     page = _get(client, django_assert_max_num_queries, 14, reverse("plan")).content.decode()
     assert "cards reviewed" in page
