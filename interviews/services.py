@@ -211,6 +211,34 @@ def mock_autosave(
     return answer
 
 
+def mock_autosave_all(
+    *, attempt: MockAttempt, texts: Mapping[MockStep, str], now: dt.datetime | None = None
+) -> None:
+    """mock_autosave for several steps at once (the form's Save and Submit buttons): one
+    expiry check, one lock and one read of the answers whatever the number of steps."""
+    at = now_utc(now)
+    mock_expire_if_due(attempt=attempt, now=at)
+    with transaction.atomic():
+        locked = _lock(attempt)
+        if locked.ended_at is not None:
+            raise MockClosed(_closed_message(locked))
+        if any(step.script_id != locked.script_id for step in texts):
+            raise MockError("that question is not part of this mock interview")
+        answers = {a.step_id: a for a in MockAnswer.objects.filter(attempt=locked)}
+        changed, missing = [], []
+        for step, text in texts.items():
+            answer = answers.get(step.pk)
+            if answer is None:
+                missing.append(MockAnswer(attempt=locked, step=step, text=text, saved_at=at))
+            elif answer.text != text:
+                answer.text, answer.saved_at = text, at
+                changed.append(answer)
+        if changed:
+            MockAnswer.objects.bulk_update(changed, ["text", "saved_at"])
+        if missing:
+            MockAnswer.objects.bulk_create(missing)
+
+
 @transaction.atomic
 def mock_submit(*, attempt: MockAttempt, now: dt.datetime | None = None) -> MockAttempt:
     """End the attempt now. Idempotent: an ended attempt is returned as it is.

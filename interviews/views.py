@@ -10,6 +10,7 @@ import zoneinfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -84,7 +85,12 @@ def _text_field(step_id: int) -> str:
 @login_required
 def mock_list(request):
     mock_services.mock_expire_due_for_user(user=request.user)
-    scripts = list(MockScript.objects.filter(retired=False).order_by("chapter", "order"))
+    steps = MockStep.objects.select_related("item__part", "exercise").order_by("order")
+    scripts = list(
+        MockScript.objects.filter(retired=False)
+        .order_by("chapter", "order")
+        .prefetch_related(Prefetch("steps", queryset=steps))
+    )
     attempts = (
         MockAttempt.objects.filter(user=request.user)
         .select_related("script")
@@ -96,7 +102,7 @@ def mock_list(request):
     rows = [
         {
             "script": script,
-            "steps": script.steps.select_related("item__part", "exercise").order_by("order"),
+            "steps": script.steps.all(),
             "duration": _duration_label(script.duration_s),
             "options": _time_options(script),
             "attempts": by_script.get(script.pk, []),
@@ -157,7 +163,11 @@ def mock_attempt(request, attempt_id: int):
     if attempt.ended_at is not None:
         return redirect("mock-review", attempt_id=attempt.pk)
     answers = {answer.step_id: answer for answer in attempt.answers.all()}
-    steps = list(attempt.script.steps.select_related("item", "exercise").order_by("order", "pk"))
+    steps = list(
+        attempt.script.steps.select_related("item", "exercise")
+        .prefetch_related("item__choices")
+        .order_by("order", "pk")
+    )
     remaining = mock_selectors.mock_attempt_remaining(attempt=attempt)
     runs = coding.coding_runs(attempt=attempt)
     context = {
@@ -203,13 +213,14 @@ def _code_shown(attempt: MockAttempt, step: MockStep, answer) -> str:
 
 def _save_posted(request, attempt: MockAttempt) -> int:
     """Autosave every `text-<step id>` field of the form; returns how many were posted."""
-    posted = 0
-    for step in attempt.script.steps.all():
-        name = _text_field(step.pk)
-        if name in request.POST:
-            mock_services.mock_autosave(attempt=attempt, step=step, text=request.POST[name])
-            posted += 1
-    return posted
+    texts = {
+        step: request.POST[_text_field(step.pk)]
+        for step in attempt.script.steps.all()
+        if _text_field(step.pk) in request.POST
+    }
+    if texts:
+        mock_services.mock_autosave_all(attempt=attempt, texts=texts)
+    return len(texts)
 
 
 def _refused(request, attempt: MockAttempt, error: mock_services.MockClosed) -> HttpResponse:

@@ -1,4 +1,8 @@
-"""Writes of the learning app. Keyword-only, typed; views and commands call these."""
+"""Writes of the self-assessment and the plan: rating skills, starting the plan, and
+ticking its tasks as the learner does the work they name (by hand, by reviewing cards,
+solving problems, passing exercises, finishing mocks).
+
+Every function takes `now` so that tests can move the clock without patching time."""
 
 from __future__ import annotations
 
@@ -9,14 +13,10 @@ from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
-from fsrs import Rating
 
 from accounts.services import profile_get_or_create
 from learning import scheduling
-from learning.answers import Checked
 from learning.models import (
-    LearnerCard,
     LearnerPlan,
     ProblemSolve,
     ReviewLogEntry,
@@ -24,32 +24,13 @@ from learning.models import (
     SkillRatingSnapshot,
     TaskCompletion,
 )
+from learning.selectors.plan import PlanState
+from learning.services.common import _now
 from quizbank.models import Chapter, Item, Problem, ReviewTask, Skill
-
-# --- learner: self-assessment, plan, reviews --------------------------------------------
-# Every function takes `now` so that tests can move the clock without patching time.
 
 
 class PlanError(ValueError):
     """A plan action that is not allowed now (no active plan, a checkpoint not yet due)."""
-
-
-class StaleAnswer(ValueError):
-    """An answer given to a card whose state has moved since the page showed it (Back then
-    Forward, a second tab): it is refused, nothing is logged and the card is not moved."""
-
-
-def card_version(card_row: LearnerCard | None) -> int:
-    """The card's state version: the number of reviews that moved it (0 before the first).
-    Every answer form carries it; an answer that carries an older one is stale."""
-    return card_row.reps if card_row is not None else 0
-
-
-def _now(now: dt.datetime | None) -> dt.datetime:
-    value = now or timezone.now()
-    if value.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return value.astimezone(dt.UTC)
 
 
 @transaction.atomic
@@ -120,7 +101,7 @@ def _due_tasks(plan: LearnerPlan, at: dt.datetime) -> QuerySet[ReviewTask]:
     reached_days = (today - plan.started_on).days
     return (
         ReviewTask.objects.filter(
-            review_day__chapter=plan.chapter,
+            review_day__chapter_id=plan.chapter_id,
             review_day__retired=False,
             review_day__day__lte=reached_days,
             retired=False,
@@ -184,7 +165,7 @@ def _tick_matching(
 def _open_tasks(plan: LearnerPlan) -> QuerySet[ReviewTask]:
     """Every task of the plan not yet completed, whatever its day."""
     return ReviewTask.objects.filter(
-        review_day__chapter=plan.chapter, review_day__retired=False, retired=False
+        review_day__chapter_id=plan.chapter_id, review_day__retired=False, retired=False
     ).exclude(pk__in=plan.completions.values("task_id"))
 
 
@@ -265,8 +246,18 @@ def problem_mark_solved(
     return solve
 
 
-def _tick_item_tasks(user: AbstractBaseUser, item: Item, at: dt.datetime) -> None:
-    """An items task is done once each of its items was reviewed since the task counts."""
+def _tick_item_tasks(
+    user: AbstractBaseUser, item: Item, at: dt.datetime, state: PlanState | None = None
+) -> None:
+    """An items task is done once each of its items was reviewed since the task counts.
+
+    With `state` (the plan as the answering page read it, just before this review) the
+    rule is read from it, with this review added: no query unless a task is done. A
+    review logged meanwhile in another tab is missing from it, so a task may be ticked
+    one answer later, never too early (get_or_create keeps a tick made meanwhile)."""
+    if state is not None:
+        _tick_item_tasks_in(state, item, at)
+        return
     plan = _active_plan(user)
     if plan is None:
         return
@@ -282,104 +273,21 @@ def _tick_item_tasks(user: AbstractBaseUser, item: Item, at: dt.datetime) -> Non
             _complete(plan, task, TaskCompletion.How.AUTO, at)
 
 
-def _card_apply(
-    card_row: LearnerCard | None,
-    *,
-    user: AbstractBaseUser,
-    item: Item,
-    rating: Rating,
-    at: dt.datetime,
-    duration_ms: int | None,
-) -> tuple[LearnerCard, dict | None]:
-    before_state = card_row.state if card_row else None
-    before = scheduling.card_load(card_row.state) if card_row else scheduling.card_new(now=at)
-    after, _log = scheduling.card_review(
-        card=before, rating=rating, now=at, duration_ms=duration_ms
-    )
-    lapse = scheduling.is_lapse(before=before, rating=rating)
-    if card_row is None:
-        card_row = LearnerCard(user=user, item=item, created_at=at, reps=0, lapses=0)
-    card_row.state = after.to_dict()
-    card_row.due = after.due
-    card_row.reps += 1
-    card_row.lapses += int(lapse)
-    card_row.updated_at = at
-    card_row.save()
-    return card_row, before_state
-
-
-@transaction.atomic
-def review_record(
-    *,
-    user: AbstractBaseUser,
-    item: Item,
-    checked: Checked,
-    source: str,
-    count_toward_schedule: bool = False,
-    duration_ms: int | None = None,
-    expected_version: int | None = None,
-    now: dt.datetime | None = None,
-) -> ReviewLogEntry:
-    """Log an answer. Plan and due reviews move the learner's FSRS card; practice moves it
-    only when the learner asked (`count_toward_schedule`).
-
-    `expected_version` is the card version the answered page showed; when the answer would
-    move the card and the card has moved since, StaleAnswer is raised and nothing changes.
-    (Two first answers racing for a card that has no row yet meet the unique constraint:
-    the loser's IntegrityError is the same refusal, reported by the caller.)"""
-    at = _now(now)
-    if source not in ReviewLogEntry.Source.values:
-        raise ValueError(f"unknown review source {source!r}")
-    counted = source != ReviewLogEntry.Source.PRACTICE or count_toward_schedule
-    before_state = None
-    if counted:
-        card_row = LearnerCard.objects.select_for_update().filter(user=user, item=item).first()
-        if expected_version is not None and card_version(card_row) != expected_version:
-            raise StaleAnswer("already answered")
-        _, before_state = _card_apply(
-            card_row, user=user, item=item, rating=checked.rating, at=at, duration_ms=duration_ms
-        )
-    entry = ReviewLogEntry.objects.create(
-        user=user,
-        item=item,
-        rating=int(checked.rating),
-        reviewed_at=at,
-        duration_ms=duration_ms if duration_ms is None else max(0, int(duration_ms)),
-        source=source,
-        counted=counted,
-        correct=checked.correct,
-        answer=checked.answer,
-        card_before=before_state,
-    )
-    _tick_item_tasks(user, item, at)
-    return entry
-
-
-@transaction.atomic
-def review_rerate(*, entry: ReviewLogEntry, rating: Rating) -> ReviewLogEntry:
-    """Change the rating of the learner's latest review of a card (the 1-4 keys after the
-    feedback), replaying FSRS from the state before that review at the same time."""
-    later = ReviewLogEntry.objects.filter(
-        user=entry.user, item=entry.item, counted=True, reviewed_at__gt=entry.reviewed_at
-    ).exists()
-    if later:
-        raise ValueError("only the latest review of a card can be re-rated")
-    if entry.counted:
-        card_row = LearnerCard.objects.select_for_update().get(user=entry.user, item=entry.item)
-        before = (
-            scheduling.card_load(entry.card_before)
-            if entry.card_before
-            else scheduling.card_new(now=entry.reviewed_at)
-        )
-        after, _ = scheduling.card_review(
-            card=before, rating=rating, now=entry.reviewed_at, duration_ms=entry.duration_ms
-        )
-        old_lapse = scheduling.is_lapse(before=before, rating=Rating(entry.rating))
-        new_lapse = scheduling.is_lapse(before=before, rating=rating)
-        card_row.state = after.to_dict()
-        card_row.due = after.due
-        card_row.lapses = max(0, card_row.lapses - int(old_lapse) + int(new_lapse))
-        card_row.save(update_fields=["state", "due", "lapses"])
-    entry.rating = int(rating)
-    entry.save(update_fields=["rating"])
-    return entry
+def _tick_item_tasks_in(state: PlanState, item: Item, at: dt.datetime) -> None:
+    """_tick_item_tasks on a plan state; the state is updated (this review, the ticks)."""
+    plan, last = state.plan, state.last_reviews
+    last[item.pk] = max(last.get(item.pk, at), at)
+    today = _plan_today(plan, at)
+    for checkpoint in state.checkpoints:
+        if checkpoint.date > today:
+            continue
+        for view in checkpoint.tasks:
+            if view.completion or view.task.kind != ReviewTask.Kind.ITEMS:
+                continue
+            ids = {i.pk for i in view.items}
+            if item.pk not in ids:
+                continue
+            since = checkpoint.counts_from
+            if all(pk in last and last[pk] >= since for pk in ids):
+                view.completion = _complete(plan, view.task, TaskCompletion.How.AUTO, at)
+                view.status = "done"
