@@ -50,9 +50,11 @@ def due_per_day(
     chapter: Chapter,
     now: dt.datetime | None = None,
     days: int = FORECAST_DAYS,
+    time_zone: str | None = None,
 ) -> Forecast:
-    """Cards due on each of the `days` local days starting today (one query)."""
-    time_zone = profile_get_or_create(user=user).time_zone
+    """Cards due on each of the `days` local days starting today (one query; one more
+    for the learner's zone when the caller has not read it already)."""
+    time_zone = time_zone or profile_get_or_create(user=user).time_zone
     at = (now or timezone.now()).astimezone(dt.UTC)
     today = scheduling.local_date(at=at, time_zone=time_zone)
     window = [today + dt.timedelta(days=n) for n in range(days)]

@@ -109,7 +109,7 @@ def practice_items(*, part: Part) -> list[Item]:
 
 
 # A self-assessment score at or below this marks a skill as weak: 1-2 map to Again
-# (DESIGN.md section 6), so these are the skills the learner says they cannot yet do.
+# (the self-assessment scale maps ratings 1-2 to Again), so these are the skills the learner says they cannot yet do.
 WEAK_SKILL_SCORE = 2
 
 

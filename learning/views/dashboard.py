@@ -48,6 +48,6 @@ def home(request):
         if state
         else [],
         "series": selectors.review_series(user=user, now=now, by_day=by_day, time_zone=tz),
-        "forecast": forecast.due_per_day(user=user, chapter=chapter, now=now),
+        "forecast": forecast.due_per_day(user=user, chapter=chapter, now=now, time_zone=tz),
     }
     return render(request, "learning/dashboard.html", context)
