@@ -90,7 +90,7 @@ def select_backend(preference: str = "auto", *, image: str | None = None) -> Bac
 
 def bwrap_problem() -> str:
     """Why bubblewrap jobs cannot be bounded here ('' when they can)."""
-    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+    from sandbox.cgroups import LimitsUnavailable, limit_mechanism
     from sandbox.seccomp import SeccompUnavailable, filter_program
 
     try:
@@ -146,7 +146,7 @@ def backend_status(
 
 def _bwrap_limits() -> str:
     """How bubblewrap jobs are bounded here: the cgroup mechanism, or why none can be."""
-    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+    from sandbox.cgroups import LimitsUnavailable, limit_mechanism
 
     try:
         mechanism, parent = limit_mechanism()
@@ -158,12 +158,12 @@ def _bwrap_limits() -> str:
 def reap_leftovers() -> int:
     """Remove what dead workers left (call when a worker starts): labelled containers, and
     bubblewrap jobs' cgroups with anything still running in them. Returns the count."""
-    from sandbox.bwrap_backend import reap_leftovers as reap_groups
+    from sandbox.cgroups import reap_leftovers as reap_groups
 
     removed = reap_groups()
     client = _docker_client()
     if client is not None:
-        from sandbox.docker_backend import reap_leftovers as reap_containers
+        from sandbox.docker_reap import reap_leftovers as reap_containers
 
         removed += reap_containers(client=client)
     return removed
