@@ -21,9 +21,13 @@ Needs Postgres and Redis (DATABASE_URL, CELERY_BROKER_URL; the benchmark migrate
 database and empties the grading queue of that Redis database, so give it its own) and
 the Docker sandbox image. --exercise narrows phase 1 and the mix of phases 2-3.
 
+With --profile FILE, py-spy (a dev dependency) samples the worker's processes through
+the throughput batch and the functions that took the most CPU are printed (collapsed
+stacks saved to FILE).
+
 usage: python benchmarks/grading.py [--runs 5] [--pause 3] [--exercise SLUG ...]
        [--batch 60] [--rss-total 500] [--backend docker] [--skip latency,throughput,rss]
-       [--json]
+       [--profile FILE] [--json]
 """
 
 from __future__ import annotations
@@ -231,9 +235,41 @@ def mix(slugs: list[str]) -> Iterator[tuple[str, str, str]]:
             i += 1
 
 
+def start_profile(pid: int, path: str) -> subprocess.Popen:
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
+         "--rate", "50", "--output", path, "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def print_profile(spy: subprocess.Popen, path: str, top: int = 25) -> None:
+    """Stop py-spy and print the functions with the most samples (inclusive), of all."""
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        total += int(count)
+        # "function (path/file.py:line)" -> "function file.py", each counted once a stack
+        frames = {
+            f"{f.split(' (')[0]} {f.rsplit('/', 1)[-1].rstrip(')').rsplit(':', 1)[0]}"
+            for f in stack.split(";")[1:]
+        }
+        for frame in frames:
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    log(f"profile of the worker processes ({total} samples at 50 Hz, on CPU):")
+    for frame, count in sorted(inclusive.items(), key=lambda x: -x[1])[:top]:
+        log(f"  {100 * count / max(total, 1):5.1f}%  {frame}")
+
+
 def throughput_and_rss(
     submitter: Submitter, slugs: list[str], *, batch: int, rss_total: int, backend: str,
-    measure_rss: bool,
+    measure_rss: bool, profile: str | None = None,
 ) -> tuple[float | None, dict[str, float]]:  # fmt: skip
     source = mix(slugs)
     rss: dict[str, float] = {}
@@ -244,11 +280,14 @@ def throughput_and_rss(
         submitter.wait(ids)
         graded += len(ids)
         time.sleep(5)  # the pools refill
+        spy = start_profile(worker.proc.pid, profile) if profile else None
         started = time.monotonic()
         jobs = [next(source) for _ in range(batch)]
         ids = [submitter.submit(slug, code) for slug, _, code in jobs]
         verdicts = submitter.wait(ids)
         elapsed = time.monotonic() - started
+        if spy is not None and profile:
+            print_profile(spy, profile)
         per_min = round(len(ids) / elapsed * 60, 1)
         wrongly = [
             (slug, expected, verdicts[pk][0])
@@ -281,6 +320,7 @@ def main() -> int:
     parser.add_argument("--rss-total", type=int, default=500)
     parser.add_argument("--backend", default="docker")
     parser.add_argument("--skip", default="", help="comma-separated: latency,throughput,rss")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the throughput batch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -303,7 +343,7 @@ def main() -> int:
     if "throughput" not in skip:
         per_min, rss = throughput_and_rss(
             submitter, slugs, batch=args.batch, rss_total=args.rss_total, backend=args.backend,
-            measure_rss="rss" not in skip,
+            measure_rss="rss" not in skip, profile=args.profile,
         )  # fmt: skip
     report = {"exercises": exercises, "throughput_per_min": per_min, "rss_mb": rss}
     if args.json:

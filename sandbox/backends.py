@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+import time
 from typing import Any, Protocol
 
 from sandbox.image import REPOSITORY, image_tag
@@ -86,6 +88,27 @@ def select_backend(preference: str = "auto", *, image: str | None = None) -> Bac
     if preference == "bwrap":
         raise SandboxUnavailable("bubblewrap is not installed: apt-get install bubblewrap (Linux)")
     raise SandboxUnavailable(f"no sandbox backend on this host: {HOW_TO_ENABLE}")
+
+
+# How long a chosen backend is reused by sandbox.run() before it is chosen again (which
+# asks the engine for its version, a ping and the image: 10-30 ms a run otherwise).
+BACKEND_RECHECK_S = 10.0
+_CHOSEN: dict[tuple[str, str], tuple[float, Backend]] = {}
+_CHOSEN_LOCK = threading.Lock()
+
+
+def chosen_backend(preference: str = "auto", *, image: str | None = None) -> Backend:
+    """select_backend(), remembered for BACKEND_RECHECK_S; an unavailable one never is."""
+    key = (preference, _expected_image(image))
+    now = time.monotonic()
+    with _CHOSEN_LOCK:
+        hit = _CHOSEN.get(key)
+    if hit is not None and now - hit[0] < BACKEND_RECHECK_S:
+        return hit[1]
+    backend = select_backend(preference, image=image)
+    with _CHOSEN_LOCK:
+        _CHOSEN[key] = (now, backend)
+    return backend
 
 
 def bwrap_problem() -> str:

@@ -67,12 +67,12 @@ except OSError as exc:
 # The warm variant, for the pool of containers started ahead of their job: it imports the
 # heavy modules first (torch, numpy: about 2 s), then blocks on stdin exactly like
 # BOOTSTRAP, and runs a `python -I [-B] SCRIPT ARGS...` command in this same interpreter
-# (runpy, as __main__; this interpreter runs with -I too, so the script sees the same
+# (as __main__; this interpreter runs with -I too, so the script sees the same
 # sys.path and ignores the same variables), so the imports are not paid again. Any other
 # command is exec'd.
 WARM_BOOTSTRAP = (
     f"""
-import importlib, json, runpy
+import importlib, json, types
 for _name in json.loads(__import__("sys").argv[2]):
     try:
         importlib.import_module(_name)
@@ -105,15 +105,29 @@ if os.path.basename(argv[0]).startswith("python") and "-I" in flags and set(flag
     sys.argv = rest
     sys.dont_write_bytecode = True
     code = 0
+    # As a fresh Python runs a script: a new __main__ whose __file__ (and tracebacks) name
+    # the absolute path, while sys.argv keeps the command's own words.
+    script = os.path.abspath(rest[0])
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=script, __cached__=None, __loader__=None,
+                         __package__=None, __spec__=None, __builtins__=__builtins__)
     try:
-        runpy.run_path(rest[0], run_name="__main__")
+        with open(script, "rb") as source:
+            compiled = compile(source.read(), script, "exec", dont_inherit=True)
+        sys.modules["__main__"] = main
+        exec(compiled, main.__dict__)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
             sys.stderr.write("%s\\n" % (exc.code,))
-    except BaseException:
+    except BaseException as exc:
         import traceback
-        traceback.print_exc()
+        # From the script's first frame on, as a fresh Python prints it (none of ours; a
+        # syntax error has no frame of the script, and prints with none).
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != script:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:
