@@ -7,10 +7,12 @@ verdict back. A submission's latency is its row's finished_at minus its created_
 written by the pipeline itself.
 
 1. Per exercise, warm and cold: one worker process with the warm pool
-   (SANDBOX_POOL_SIZE=1), then one with the pool off (0: a fresh container started for
-   each job); a correct solution submitted --runs times, --pause seconds apart (a
-   learner's think time, in which the pool refills), after one submission not counted
-   (the worker's first import of torch, the pool's first sight of the job's shape).
+   (SANDBOX_POOL_SIZE=1) and one with the pool off (0: a fresh container started for
+   each job), both running, taking gradings in turn (Celery's remote control), so that
+   warm and cold of an exercise are measured minutes apart under the same load; a
+   correct solution submitted --runs times, --pause seconds apart (a learner's think
+   time, in which the pool refills), after one submission not counted (the worker's
+   first import of torch, the pool's first sight of the job's shape).
 2. Throughput at saturation: two worker processes (`--concurrency 2`), warm pool on,
    --batch submissions queued at once, correct and wrong solutions of every exercise
    mixed; graded per minute from the first submission to the last verdict.
@@ -36,6 +38,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -83,7 +86,10 @@ def django_setup() -> None:
 class Worker:
     """A `celery worker` process group on grade.cpu, stopped (and waited for) on exit."""
 
-    def __init__(self, *, concurrency: int, pool_size: int, backend: str, name: str) -> None:
+    def __init__(
+        self, *, concurrency: int, pool_size: int, backend: str, name: str, queue: str = "grade.cpu"
+    ) -> None:
+        self.hostname = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.log_path = Path(tempfile.mkstemp(prefix=f"grading-bench-{name}-", suffix=".log")[1])
         env = {
             **os.environ,
@@ -93,8 +99,8 @@ class Worker:
         }
         with self.log_path.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "grade.cpu",
-                 "-n", f"{name}-{os.getpid()}@%h", "--concurrency", str(concurrency),
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue,
+                 "-n", self.hostname, "--concurrency", str(concurrency),
                  "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
                  "--without-heartbeat"],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -133,6 +139,16 @@ class Worker:
                 if line.startswith("VmRSS:"):
                     sizes.append(int(line.split()[1]) / 1024)
         return max(sizes, default=0.0)
+
+    def consume(self, on: bool) -> None:
+        """Start or stop taking gradings (grade.cpu), through Celery's remote control."""
+        from config.celery_app import app
+
+        control = app.control.add_consumer if on else app.control.cancel_consumer
+        for _ in range(6):  # a worker just started may not listen yet
+            if control("grade.cpu", destination=[self.hostname], reply=True, timeout=10):
+                return
+        raise SystemExit(f"{self.hostname} did not answer the remote control")
 
     def stop(self) -> None:
         group = self.proc.pid
@@ -194,11 +210,18 @@ def purge_queue() -> None:
 def latency(
     submitter: Submitter, slugs: list[str], *, runs: int, pause: float, backend: str
 ) -> dict[str, dict[str, dict[str, float]]]:
+    """Both workers run side by side; each exercise is measured warm, then cold, the
+    other worker not taking gradings meanwhile, so that both see the same load."""
     figures: dict[str, dict[str, dict[str, float]]] = {slug: {} for slug in slugs}
-    for mode, pool_size in (("warm", 1), ("cold", 0)):
-        with Worker(concurrency=1, pool_size=pool_size, backend=backend, name=mode):
-            for slug in slugs:
-                code = variants(slug, "correct")[0]
+    idle = "grading-benchmark.idle"  # a queue nobody sends to: started, taking nothing
+    with (
+        Worker(concurrency=1, pool_size=1, backend=backend, name="warm", queue=idle) as warm,
+        Worker(concurrency=1, pool_size=0, backend=backend, name="cold", queue=idle) as cold,
+    ):
+        for slug in slugs:
+            code = variants(slug, "correct")[0]
+            for mode, worker in (("warm", warm), ("cold", cold)):
+                worker.consume(True)
                 times = []
                 for i in range(runs + 1):
                     pk = submitter.submit(slug, code)
@@ -208,12 +231,14 @@ def latency(
                     if i:  # the first one shows the worker and the pool this job
                         times.append(seconds)
                     time.sleep(pause)
+                worker.consume(False)
                 figures[slug][mode] = {
                     "p50": round(statistics.median(times), 3),
                     "p95": round(percentile(times, 0.95), 3),
                 }
                 log(f"{slug:<20} {mode}: p50 {figures[slug][mode]['p50']:.2f} s, "
-                    f"p95 {figures[slug][mode]['p95']:.2f} s ({runs} runs)")  # fmt: skip
+                    f"p95 {figures[slug][mode]['p95']:.2f} s ({runs} runs; load "
+                    f"{os.getloadavg()[0]:.1f})")  # fmt: skip
     return figures
 
 

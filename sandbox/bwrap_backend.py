@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
-from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv, warm_servable
+from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv
 from sandbox.bwrap_mounts import bwrap_argv, interpreter
 from sandbox.capture import JobOutput, job_result
 from sandbox.cgroups import (  # noqa: F401 - LimitsUnavailable and the others: re-exported
@@ -40,7 +40,7 @@ from sandbox.cgroups import (  # noqa: F401 - LimitsUnavailable and the others: 
 )
 from sandbox.envs import job_environment
 from sandbox.gpu import bwrap_arguments, device_slots
-from sandbox.pool import POOL_MAX_AGE_S, PoolKey, WarmPool, pool_size
+from sandbox.pool import POOL_MAX_AGE_S, PoolKey, WarmPool, poolable
 from sandbox.seccomp import filter_program
 from sandbox.types import Job, Limits, RunResult
 
@@ -165,8 +165,7 @@ class BwrapBackend:
     def run(self, job: Job, limits: Limits) -> RunResult:
         started = time.monotonic()
         try:
-            # A GPU job is never pooled: it takes its device's slot for its own run only.
-            if pool_size() > 0 and limits.gpus == "none" and warm_servable(job.command):
+            if poolable(job, limits):
                 key = self.pool_key(job, limits)  # LimitsUnavailable: our error, below
                 warm = POOL.take(key)
                 if warm is not None:

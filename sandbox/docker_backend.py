@@ -25,7 +25,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv, warm_servable
+from sandbox.bootstrap import bootstrap_argv, pack_files, warm_bootstrap_argv
 from sandbox.capture import JobOutput, job_result
 from sandbox.docker_reap import (  # noqa: F401 - LABEL and the others: re-exported
     DEADLINE_LABEL,
@@ -38,7 +38,7 @@ from sandbox.docker_reap import (  # noqa: F401 - LABEL and the others: re-expor
 from sandbox.docker_stream import close, pump_frames, raw_socket, send
 from sandbox.envs import job_environment
 from sandbox.gpu import device_slots, docker_arguments
-from sandbox.pool import POOL_MAX_AGE_S, PoolKey, WarmPool, pool_size
+from sandbox.pool import POOL_MAX_AGE_S, PoolKey, WarmPool, poolable
 from sandbox.types import Job, Limits, RunResult
 
 # The container keeps its own clock too (coreutils `timeout` as its PID 1, which nothing
@@ -131,8 +131,7 @@ class DockerBackend:
     def run(self, job: Job, limits: Limits) -> RunResult:
         started = time.monotonic()
         container = None
-        # A GPU job is never pooled: it takes its device's slot for its own run only.
-        if pool_size() > 0 and limits.gpus == "none" and warm_servable(job.command):
+        if poolable(job, limits):
             key = pool_key(self.image, job, limits)
             warm = POOL.take(key)
             if warm is not None:

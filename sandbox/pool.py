@@ -18,8 +18,14 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
+from sandbox.bootstrap import warm_servable
+from sandbox.types import Job, Limits
+
 # A waiter older than this is never handed a job (its own clock covers this long a wait).
 POOL_MAX_AGE_S = 600.0
+# A waiter holds about 185 MB (torch, numpy, sympy) inside its job's memory limit: a job
+# with a tighter limit than this runs cold, so that its room is not taken by our imports.
+POOL_MIN_MEMORY_MB = 768
 # A waiter joins the pool only once its imports are done (WAITING said); one that takes
 # longer than this is destroyed.
 WARM_START_S = 120.0
@@ -49,6 +55,19 @@ def pool_size() -> int:
         return max(0, int(os.environ.get("SANDBOX_POOL_SIZE", "1")))
     except ValueError:
         return 1
+
+
+def poolable(job: Job, limits: Limits) -> bool:
+    """Whether this job is handed to a waiter: the pool is on, the command is one the
+    waiter runs exactly as a fresh Python would, its memory limit leaves room for the
+    waiter's imports, and it asks for no GPU (a GPU job takes its device's slot for its
+    own run only)."""
+    return (
+        pool_size() > 0
+        and limits.gpus == "none"
+        and limits.memory_mb >= POOL_MIN_MEMORY_MB
+        and warm_servable(job.command)
+    )
 
 
 class WarmPool(Generic[W]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from grading import engine
+from tests.grading.pooled import sandbox_mode  # noqa: F401 - each test cold and pooled
 
 pytestmark = pytest.mark.docker
 

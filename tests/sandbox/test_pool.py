@@ -8,6 +8,7 @@ waiter that died, went stale or belongs to another generation is never used.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -205,6 +206,13 @@ def test_a_new_generation_drains_the_waiters_of_the_old_one(pooled):
     assert _gone(pooled, waiter)
 
 
+def test_a_job_with_too_little_memory_for_the_waiters_imports_runs_cold(pooled):
+    limits = Limits(wall_s=30, memory_mb=pool.POOL_MIN_MEMORY_MB - 1)
+    assert not pooled.run(_job(LIGHT), limits).warm
+    time.sleep(1)
+    assert _pool_of(pooled).waiting(_key(pooled, _job(LIGHT), limits)) == []
+
+
 def test_a_gpu_job_is_never_served_by_the_pool(pooled):
     limits = Limits(wall_s=30, gpus="0")
     pooled.run(_job(), limits)  # fails without a GPU here; must not start a waiter either
@@ -303,6 +311,9 @@ def test_hostile_programs_get_the_same_answer_warm(pooled, program, monkeypatch)
     from tests.sandbox.test_adversarial import processes_carrying, wait_until_gone
 
     token = os.urandom(8).hex()
+    # Pooled jobs have room for the waiter's imports (POOL_MIN_MEMORY_MB); the bombs
+    # still reach the limit.
+    limits = dataclasses.replace(program.limits, memory_mb=pool.POOL_MIN_MEMORY_MB)
     job = Job(
         files={"main.py": program.source, **program.extra_files},
         command=["python", "-I", "main.py"],
@@ -313,13 +324,15 @@ def test_hostile_programs_get_the_same_answer_warm(pooled, program, monkeypatch)
         # Under -I the script's folder is not on sys.path (cold or warm): its own modules
         # do not import. The cold run with the same command says what to expect.
         monkeypatch.setenv("SANDBOX_POOL_SIZE", "0")
-        expected = pooled.run(job, program.limits).status
+        expected = pooled.run(job, limits).status
         monkeypatch.setenv("SANDBOX_POOL_SIZE", "1")
-    _prime(pooled, job, program.limits)
-    result = pooled.run(job, program.limits)
+    _prime(pooled, job, limits)
+    # No waiter after this job: its environment would carry the token too.
+    monkeypatch.setattr(pooled, "_refill", lambda *_: None)
+    result = pooled.run(job, limits)
     summary = f"{result.status} exit={result.exit_code} {result.detail!r} {result.stderr[-500:]!r}"
     assert result.warm, summary
     assert result.status == expected, summary
-    assert result.wall_s <= program.limits.wall_s + 3.0, summary
+    assert result.wall_s <= limits.wall_s + 3.0, summary
     assert program.stdout_has in result.stdout, result.stdout[-2000:]
     assert wait_until_gone(lambda: processes_carrying(token)) == []
