@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from grading.compare import parse_frame
     from grading.exercises import all_exercises
     from grading.exercises._device import device_plan, device_reference, has_device_tests
+    from grading.verdict import outcomes_compute
 
     on_gpu = torch.cuda.is_available()
     device = "cuda" if on_gpu else "cpu"
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"exit {code}"
                 ]
             else:
-                outcomes = engine.outcomes_compute(
+                outcomes = outcomes_compute(
                     plan=dplan, candidate=frame["probes"], reference=dreference
                 )
                 problem = [o.name for o in outcomes if not o.passed][:1]

@@ -18,6 +18,8 @@
 | SANDBOX_WALL_S / SANDBOX_MEMORY_MB / SANDBOX_PIDS / SANDBOX_CPUS | 20 / 1024 / 64 / 1 | per-job limits |
 | SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |
 | LAB_WALL_S / LAB_MEMORY_MB | 240 / 2048 | limits of one lab run in the sandbox |
+| LAB_SETTINGS | (none) | JSON replacing some of the lab's default depths and budget, e.g. {"ns": [1], "steps": 40} |
+| LAB_PROGRESS_EVERY_S | 2 | how often a running lab's partial curves are stored for the page |
 | GRADING_GPU | 0 | 1 sends GPU exercises to the grade.gpu queue's workers |
 | GRADING_MAX_ACTIVE | 3 | submissions one learner may have queued or running at once |
 | RATE_MOCK_STARTS / RATE_TOKEN_CREATES / RATE_SIGNUPS | 10/hour / 10/hour / 5/hour | per learner (sign-ups: per address) |
@@ -28,6 +30,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -218,6 +221,7 @@ RATE_LIMITS = {
     "mock_start": os.environ.get("RATE_MOCK_STARTS", "10/hour"),
     "token_create": os.environ.get("RATE_TOKEN_CREATES", "10/hour"),
     "signup": os.environ.get("RATE_SIGNUPS", "5/hour"),
+    "scratch": os.environ.get("RATE_SCRATCH_RUNS", "60/hour"),
 }
 # A lost token stops working by itself; a learner makes a new one in a click.
 API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
@@ -274,3 +278,5 @@ LOGGING = {
 # The lab (issue 13): a learner's block trained deep in the sandbox, with its own limits.
 LAB_WALL_S = float(os.environ.get("LAB_WALL_S", "240"))
 LAB_MEMORY_MB = int(os.environ.get("LAB_MEMORY_MB", "2048"))
+LAB_SETTINGS = json.loads(os.environ.get("LAB_SETTINGS") or "{}")
+LAB_PROGRESS_EVERY_S = float(os.environ.get("LAB_PROGRESS_EVERY_S", "2"))

@@ -24,7 +24,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts import services as account_services
-from grading import selectors, services
+from grading import catalog, dispatch, selectors, services
 from grading.models import Submission
 
 
@@ -110,11 +110,16 @@ class SubmissionIn(Schema):
     exercise: str
     code: str
     kind: SubmissionKind = SubmissionKind(Submission.Kind.SUBMIT)
+    # Also run the exercise's device tests on a GPU worker (kind submit only). Refused
+    # with a 422 that says why where this deployment has no GPU worker or the exercise
+    # has no device tests: a learner who asked for a GPU run never silently gets less.
+    on_gpu: bool = False
 
 
 class SubmissionCreated(Schema):
     id: int
     status: SubmissionStatus
+    on_gpu: bool
     url: str
 
 
@@ -130,6 +135,7 @@ class SubmissionOut(Schema):
     exercise: str
     kind: SubmissionKind
     status: SubmissionStatus
+    on_gpu: bool
     score: float | None
     passed: int
     total: int
@@ -187,13 +193,18 @@ RETRY_AFTER = {
     description=(
         "201: queued. 400: the body is not UTF-8 JSON. 401: no valid token or session. "
         "403: a session without its CSRF token. 422: a field is missing or wrong, or the "
-        "code is refused (too long, unknown exercise). 429: too many runs in flight "
+        "code is refused (too long, unknown exercise), or on_gpu was asked where no GPU "
+        "run can be had (the detail says why). 429: too many runs in flight "
         "(see Retry-After)."
     ),
     openapi_extra=RETRY_AFTER,
 )
 def submission_create(request: HttpRequest, payload: SubmissionIn):
     """With an `Idempotency-Key` header, a retried POST returns the submission it made."""
+    if payload.on_gpu:
+        refusal = _gpu_refusal(exercise=payload.exercise, kind=payload.kind.value)
+        if refusal:
+            return Status(422, {"detail": refusal})
     try:
         submission = services.submission_create(
             user=request.auth,
@@ -201,6 +212,7 @@ def submission_create(request: HttpRequest, payload: SubmissionIn):
             code=payload.code,
             kind=payload.kind.value,
             idempotency_key=request.headers.get("Idempotency-Key"),
+            on_gpu=payload.on_gpu,
         )
     except services.SubmissionThrottled as exc:
         response = api.create_response(request, {"detail": str(exc)}, status=429)
@@ -213,9 +225,29 @@ def submission_create(request: HttpRequest, payload: SubmissionIn):
         {
             "id": submission.pk,
             "status": submission.status,
+            "on_gpu": submission.on_gpu,
             "url": f"{request.path.rstrip('/')}/{submission.pk}",
         },
     )
+
+
+def _gpu_refusal(*, exercise: str, kind: str) -> str:
+    """Why a GPU run cannot be had for this request, or "" when it can. An unknown
+    exercise is left to submission_create, which names it."""
+    try:
+        spec = catalog.exercise_get(exercise)
+    except KeyError:
+        return ""
+    if kind != Submission.Kind.SUBMIT:
+        return "on_gpu applies to kind 'submit' only: sample tests run on the CPU."
+    if not spec.device_tests:
+        return f"{exercise!r} has no device tests: submit it without on_gpu."
+    if not dispatch.gpu_tests_offered(spec=spec):
+        return (
+            "This deployment has no GPU worker, so device tests cannot run: submit "
+            "without on_gpu to grade on the CPU."
+        )
+    return ""
 
 
 # The same operation with a trailing slash, which clients often add.

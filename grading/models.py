@@ -108,3 +108,50 @@ class TestResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {'pass' if self.passed else 'fail'}"
+
+
+class ScratchRun(models.Model):
+    """One run of the scratch console: the learner's code and script, and the raw output.
+
+    Not a grading: no test, no score, nothing hidden. `outcome` is the sandbox's own
+    status (ok, runtime_error, timeout, memory_limit, output_limit, sandbox_error) or
+    not_queued when the broker could not be reached.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Could not run"  # ours: no sandbox, no queue
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scratch_runs"
+    )
+    exercise = models.SlugField(max_length=120)
+    code = models.TextField()
+    script = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    outcome = models.CharField(max_length=20, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+    stdout_truncated = models.BooleanField(default=False)
+    stderr_truncated = models.BooleanField(default=False)
+    wall_s = models.FloatField(null=True, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="scratchrun_user_created")]
+
+    def __str__(self) -> str:
+        return f"scratch #{self.pk} {self.exercise} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in self.ACTIVE

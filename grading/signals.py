@@ -66,7 +66,7 @@ def reap_sandbox_leftovers() -> None:
 def on_worker_ready(**_kwargs) -> None:
     from django.db import connections
 
-    from grading.services import submission_sweep
+    from grading.claims import submission_sweep
 
     reap_sandbox_leftovers()
     start_periodic_reaper()
@@ -118,7 +118,7 @@ def on_worker_shutting_down(*, how: str = "Warm", **_kwargs) -> None:
         return
     logger.warning(shutdown_report(submission_ids=ids, how=how))
     if ids and how.lower() != "warm":
-        from grading.services import submission_hand_back
+        from grading.claims import submission_hand_back
 
         try:
             handed = submission_hand_back(submission_ids=ids)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from grading import services
+from grading import claims, dispatch, flow, scratch
 from sandbox import Limits
 
 # Defaults for this host's sandbox wall limit; each message carries the limits of its own
-# exercise (services._enqueue), which may be larger.
-_LIMITS = services.grading_time_limits(limits=Limits(wall_s=settings.SANDBOX_WALL_S))
+# exercise (dispatch._enqueue), which may be larger.
+_LIMITS = dispatch.grading_time_limits(limits=Limits(wall_s=settings.SANDBOX_WALL_S))
 
 # Lost work is found within seconds: a dead worker's row within HEARTBEAT_STALE_S plus
 # this, a queued row with no message within MESSAGE_GRACE_S plus this.
@@ -30,7 +30,7 @@ SWEEP_EVERY_S = 5.0
     ignore_result=True,
 )
 def grade_submission(submission_id: int) -> None:
-    services.submission_grade(submission_id=submission_id)
+    flow.submission_grade(submission_id=submission_id)
 
 
 @shared_task(
@@ -42,4 +42,17 @@ def grade_submission(submission_id: int) -> None:
     ignore_result=True,
 )
 def sweep_submissions() -> int:
-    return len(services.submission_sweep())
+    return len(claims.submission_sweep())
+
+
+@shared_task(
+    name="grading.run_scratch",
+    # A lost scratch run is not redelivered: the page says it was lost and the learner
+    # runs it again (nothing is graded or stored from it).
+    acks_late=False,
+    soft_time_limit=_LIMITS.soft_s,
+    time_limit=_LIMITS.hard_s,
+    ignore_result=True,
+)
+def run_scratch(run_id: int) -> None:
+    scratch.scratch_run(run_id=run_id)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors as account_selectors
 from accounts.params import int_param
-from grading import selectors, services
+from grading import dispatch, scratch, selectors, services
 from grading.models import Submission
 from quizbank.rendering import markdown_to_html
 
@@ -69,7 +69,15 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         current = selectors.submission_get_for(user=request.user, submission_id=attempts[0].pk)
     if code is None:
         code = selectors.submission_last_code(user=request.user, exercise=slug)
+    console = scratch.scratch_page(
+        user=request.user,
+        exercise=slug,
+        wanted=int_param(request.GET, "scratch", default=0, maximum=2**63 - 1),
+    )
+    if console is None:
+        raise Http404("No such scratch run for this exercise.")
     return {
+        **console,
         "spec": spec,
         "title": statement.title if statement is not None else spec.title,
         "statement_html": render_markdown(statement_text) if statement_text else "",
@@ -81,7 +89,7 @@ def _detail_context(request: HttpRequest, slug: str, *, code: str | None = None)
         # Submit and Run are disabled while this run is graded (editor.js keeps it so).
         "pending": current is not None and not current.is_final,
         "max_kib": services.MAX_SOURCE_BYTES // 1024,
-        "gpu_offered": services.gpu_tests_offered(spec=spec),
+        "gpu_offered": dispatch.gpu_tests_offered(spec=spec),
         "time_zone": account_selectors.learner_time_zone(user=request.user),
     }
 

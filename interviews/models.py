@@ -75,3 +75,32 @@ class MockAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"answer to {self.step} in attempt {self.attempt_id}"
+
+
+class MockRun(models.Model):
+    """A grading made inside an implementation round: the learner's "Run sample tests" or
+    "Submit" during the attempt, or the final grading of the last saved code when the
+    attempt ended. The Submission itself is grading's; this row says which attempt and
+    step it belongs to. `refused` holds why no Submission could be made (e.g. code over
+    the size limit), so the review can say so."""
+
+    attempt = models.ForeignKey(MockAttempt, on_delete=models.CASCADE, related_name="runs")
+    step = models.ForeignKey(MockStep, on_delete=models.PROTECT, related_name="+")
+    submission = models.OneToOneField(
+        "grading.Submission",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="mock_run",
+    )
+    at_end = models.BooleanField(
+        default=False, help_text="made when the attempt ended, from the last saved code"
+    )
+    refused = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["attempt", "step", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run of {self.step} in attempt {self.attempt_id}"

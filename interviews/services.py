@@ -1,4 +1,6 @@
-"""Mock interviews: start, autosave, submit, lazy expiry and self-review.
+"""Writes of mock interviews: start, autosave, submit, lazy expiry, self-review, the
+interviewer's scores. The reads (time left, review rows, the interviewer's link) are in
+`interviews.selectors`, the clock in `interviews.clock`.
 
 The server owns the clock. `deadline` is fixed by `mock_start` and nothing else moves it,
 so a reload or a second tab resumes the same attempt with the same time left. Every
@@ -11,23 +13,19 @@ import datetime as dt
 import secrets
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
+from django.db.models import Prefetch
 
 from accounts.services import profile_get_or_create
+from interviews import coding
+from interviews.clock import GRACE, now_utc
 from interviews.models import MockAnswer, MockAttempt
+from interviews.selectors import script_steps
 from learning import services
 from learning.answers import free_text_hints
 from quizbank.models import Item, MockScript, MockStep, RubricPoint
-
-# An autosave sent a moment before the deadline arrives a moment after it; the browser
-# also sends one last save when its countdown reaches zero. Two seconds covers a slow
-# round trip without letting anyone keep writing after the clock.
-GRACE = dt.timedelta(seconds=2)
 
 # Standard time, then the extra-time options offered on the start form (WCAG 2.2.1).
 TIME_FACTORS = (1.0, 1.5, 2.0)
@@ -49,17 +47,6 @@ class MockAlreadyRunning(MockError):
         self.attempt = attempt
 
 
-def _now(now: dt.datetime | None) -> dt.datetime:
-    value = now or timezone.now()
-    if value.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return value.astimezone(dt.UTC)
-
-
-def _steps(script: MockScript) -> QuerySet[MockStep]:
-    return script.steps.select_related("item", "exercise").order_by("order", "pk")
-
-
 # --- writes ------------------------------------------------------------------------------
 
 
@@ -79,7 +66,7 @@ def mock_start(
     a time: starting it again (a double click, a second tab) raises MockAlreadyRunning
     rather than starting a second clock.
     """
-    at = _now(now)
+    at = now_utc(now)
     if script.retired:
         raise MockError("this mock interview has been retired")
     if untimed:
@@ -111,7 +98,8 @@ def mock_start(
             MockAttempt.objects.get(user=user, script=script, ended_at__isnull=True)
         ) from None
     MockAnswer.objects.bulk_create(
-        MockAnswer(attempt=attempt, step=step, text="", saved_at=at) for step in _steps(script)
+        MockAnswer(attempt=attempt, step=step, text="", saved_at=at)
+        for step in script_steps(script)
     )
     return attempt
 
@@ -151,6 +139,12 @@ def _finish(attempt: MockAttempt, *, reason: str, ended_at: dt.datetime) -> Mock
     if record is not None:
         user, slug = attempt.user, attempt.script.slug
         transaction.on_commit(lambda: record(user=user, mock_slug=slug, now=ended_at), robust=True)
+    # The implementation round's last saved code is graded once the end has committed.
+    if attempt.script.steps.filter(exercise__isnull=False).exists():
+        attempt_id = attempt.pk
+        transaction.on_commit(
+            lambda: coding.coding_grade_at_end(attempt_id=attempt_id), robust=True
+        )
     return attempt
 
 
@@ -175,7 +169,7 @@ def mock_expire_if_due(*, attempt: MockAttempt, now: dt.datetime | None = None) 
     """Finalise an attempt whose deadline (plus the grace) has passed, with its last
     autosave: ended_at = deadline, reason expired. For learners who closed the tab."""
     locked = _lock(attempt)
-    _expire_locked(locked, _now(now))
+    _expire_locked(locked, now_utc(now))
     return locked
 
 
@@ -183,7 +177,7 @@ def mock_expire_due_for_user(
     *, user: AbstractBaseUser, now: dt.datetime | None = None
 ) -> list[MockAttempt]:
     """Lazily finalise every open attempt of this learner whose time is up."""
-    at = _now(now)
+    at = now_utc(now)
     due = MockAttempt.objects.filter(
         user=user, ended_at__isnull=True, deadline__lt=at - GRACE
     ).order_by("pk")
@@ -198,7 +192,7 @@ def mock_autosave(
     Raises MockClosed (with a message for the learner) once the attempt has ended or its
     deadline plus the grace has passed; the stored text is then left as it was.
     """
-    at = _now(now)
+    at = now_utc(now)
     # The expiry commits on its own, before the refusal below undoes this call's writes.
     mock_expire_if_due(attempt=attempt, now=at)
     with transaction.atomic():
@@ -224,7 +218,7 @@ def mock_submit(*, attempt: MockAttempt, now: dt.datetime | None = None) -> Mock
     A submit that arrives after the deadline (the browser's automatic submit at zero, or
     a late click) ends it as expired at the deadline: the clock, not the click, decides.
     """
-    at = _now(now)
+    at = now_utc(now)
     locked = _lock(attempt)
     if locked.ended_at is not None:
         return locked
@@ -247,7 +241,7 @@ def mock_review(
     are ignored. Traps stay as detected: an instant rejection cannot be un-ticked.
     """
     locked = _lock(attempt)
-    _expire_locked(locked, _now(now))
+    _expire_locked(locked, now_utc(now))
     if locked.ended_at is None:
         raise MockError("the review opens once the mock interview has ended")
     answers = locked.answers.select_related("step__item").prefetch_related("step__item__rubric")
@@ -263,97 +257,8 @@ def mock_review(
     return locked
 
 
-# --- reads -------------------------------------------------------------------------------
-
-
-def mock_attempt_remaining(*, attempt: MockAttempt, now: dt.datetime | None = None) -> float | None:
-    """Seconds left on the server's clock (never negative); None when untimed."""
-    if attempt.deadline is None:
-        return None
-    if attempt.ended_at is not None:
-        return 0.0
-    return max(0.0, (attempt.deadline - _now(now)).total_seconds())
-
-
-@dataclass
-class RubricRow:
-    point: RubricPoint
-    ticked: bool
-
-
-@dataclass
-class TrapRow:
-    phrase: str
-    why: str
-
-
-@dataclass
-class ReviewRow:
-    step: MockStep
-    answer: MockAnswer
-    rubric: list[RubricRow] = field(default_factory=list)
-    traps: list[TrapRow] = field(default_factory=list)
-
-    @property
-    def answered(self) -> bool:
-        return bool(self.answer.text.strip())
-
-
-@dataclass
-class ReviewSummary:
-    rows: list[ReviewRow]
-    answered: int
-    questions: int
-    points_covered: int
-    points_total: int
-    traps_hit: int
-
-
-def _normalise_phrase(phrase: str) -> str:
-    # as free_text_hints stores it: lower case, runs of whitespace as one space
-    return " ".join(phrase.lower().split())
-
-
-def mock_review_rows(*, attempt: MockAttempt) -> ReviewSummary:
-    """Per question: the answer, the rubric with what is ticked, and the traps hit."""
-    answers = {
-        answer.step_id: answer
-        for answer in attempt.answers.all()  # one row per step since mock_start
-    }
-    steps = _steps(attempt.script).prefetch_related(
-        Prefetch("item__rubric", queryset=RubricPoint.objects.order_by("order"))
-    )
-    rows = []
-    for step in steps:
-        answer = answers.get(step.pk) or MockAnswer(
-            attempt=attempt, step=step, text="", saved_at=attempt.started_at
-        )
-        row = ReviewRow(step=step, answer=answer)
-        if step.item is not None:
-            ticked = set(answer.rubric_ticked or [])
-            row.rubric = [RubricRow(point=p, ticked=p.pk in ticked) for p in step.item.rubric.all()]
-            hit = set(answer.traps_hit or [])
-            row.traps = [
-                TrapRow(phrase=str(trap.get("phrase", "")), why=str(trap.get("why", "")))
-                for trap in step.item.traps or []
-                if _normalise_phrase(str(trap.get("phrase", ""))) in hit
-            ]
-        rows.append(row)
-    return ReviewSummary(
-        rows=rows,
-        answered=sum(1 for row in rows if row.answered),
-        questions=len(rows),
-        points_covered=sum(1 for row in rows for r in row.rubric if r.ticked),
-        points_total=sum(len(row.rubric) for row in rows),
-        traps_hit=sum(len(row.traps) for row in rows),
-    )
-
-
 # --- interviewer mode: a peer scores the attempt through a secret link -------------------
 
-# The link outlives the end of the attempt by this much, so that the peer can finish
-# scoring the last answers; then it stops working.
-INTERVIEWER_GRACE = dt.timedelta(minutes=30)
 INTERVIEWER_SCORES = ((1, "No"), (2, "Weak"), (3, "Good"), (4, "Strong"))
 
 
@@ -374,23 +279,6 @@ def mock_interviewer_revoke(*, attempt: MockAttempt) -> None:
     MockAttempt.objects.filter(pk=attempt.pk).update(interviewer_token="")
 
 
-def mock_interviewer_attempt(*, token: str, now: dt.datetime | None = None) -> MockAttempt | None:
-    """The attempt this link opens, or None: unknown or revoked secret, or an attempt that
-    ended more than INTERVIEWER_GRACE ago (the link expires with its attempt)."""
-    if not token or len(token) < 20:
-        return None
-    attempt = MockAttempt.objects.select_related("script").filter(interviewer_token=token).first()
-    if attempt is None or not secrets.compare_digest(attempt.interviewer_token, token):
-        return None
-    at = _now(now)
-    ended = attempt.ended_at
-    if ended is None and attempt.deadline is not None and at > attempt.deadline + GRACE:
-        ended = attempt.deadline
-    if ended is not None and at > ended + INTERVIEWER_GRACE:
-        return None
-    return attempt
-
-
 @transaction.atomic
 def mock_interviewer_score(
     *,
@@ -400,8 +288,8 @@ def mock_interviewer_score(
     now: dt.datetime | None = None,
 ) -> None:
     """Store the peer's 1-4 score and comment per step (a step id of this script only)."""
-    at = _now(now)
-    steps = {step.pk: step for step in _steps(attempt.script)}
+    at = now_utc(now)
+    steps = {step.pk: step for step in script_steps(attempt.script)}
     for step_id in set(scores) | set(comments):
         if step_id not in steps:
             raise MockError("that question is not part of this mock")

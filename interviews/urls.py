@@ -1,6 +1,7 @@
 from django.urls import path
 
 from interviews import views as mock_views
+from interviews import views_coding
 
 urlpatterns = [
     path("", mock_views.mock_list, name="mock-list"),
@@ -10,6 +11,11 @@ urlpatterns = [
         "attempt/<int:attempt_id>/steps/<int:step_id>/save/",
         mock_views.mock_autosave_step,
         name="mock-autosave",
+    ),
+    path(
+        "attempt/<int:attempt_id>/steps/<int:step_id>/run/",
+        views_coding.mock_run_code,
+        name="mock-run-code",
     ),
     path("attempt/<int:attempt_id>/save/", mock_views.mock_save, name="mock-save"),
     path("attempt/<int:attempt_id>/submit/", mock_views.mock_submit, name="mock-submit"),

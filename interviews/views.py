@@ -18,8 +18,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.limits import RateLimited, rate_hit
 from accounts.params import small_ints
+from interviews import coding
+from interviews import selectors as mock_selectors
 from interviews import services as mock_services
 from interviews.models import MockAttempt
+from lab.selectors import lab_latest_curves
 from learning import selectors
 from quizbank.models import MockScript, MockStep
 from quizbank.shuffling import options_for
@@ -136,23 +139,41 @@ def mock_start(request, slug: str):
     return redirect("mock-attempt", attempt_id=attempt.pk)
 
 
+def _opening_figure(script: MockScript, steps: list[MockStep], *, curves_of=None) -> dict | None:
+    """The figure a paper discussion opens with (the 20- versus 56-layer training curves),
+    shown under its first question: the learner's own latest lab curves when `curves_of`
+    has run the lab, otherwise a schematic that says it is one."""
+    if script.kind != MockScript.Kind.PAPER_DISCUSSION or not steps:
+        return None
+    curves = lab_latest_curves(user=curves_of) if curves_of is not None else None
+    return {"step": steps[0].pk, "curves": curves}
+
+
 @login_required
 def mock_attempt(request, attempt_id: int):
     attempt = mock_services.mock_expire_if_due(attempt=_attempt_or_404(request, attempt_id))
     if attempt.ended_at is not None:
         return redirect("mock-review", attempt_id=attempt.pk)
     answers = {answer.step_id: answer for answer in attempt.answers.all()}
-    steps = attempt.script.steps.select_related("item", "exercise").order_by("order", "pk")
-    remaining = mock_services.mock_attempt_remaining(attempt=attempt)
+    steps = list(attempt.script.steps.select_related("item", "exercise").order_by("order", "pk"))
+    remaining = mock_selectors.mock_attempt_remaining(attempt=attempt)
+    runs = coding.coding_runs(attempt=attempt)
     context = {
         "attempt": attempt,
         "script": attempt.script,
+        "figure": _opening_figure(attempt.script, steps, curves_of=request.user),
         "steps": [
             {
                 "step": step,
                 "answer": answers.get(step.pk),
                 "field": _text_field(step.pk),
                 "options": options_for(item=step.item, user=request.user) if step.item else [],
+                # The implementation round: the code (the answer, else the starter) and
+                # the newest grading of it in this attempt.
+                "code": _code_shown(attempt, step, answers.get(step.pk))
+                if step.exercise_id
+                else "",
+                "run": runs[step.pk].latest if step.pk in runs else None,
             }
             for step in steps
         ],
@@ -168,6 +189,14 @@ def mock_attempt(request, attempt_id: int):
         else "",
     }
     return render(request, "interviews/attempt.html", context)
+
+
+def _code_shown(attempt: MockAttempt, step: MockStep, answer) -> str:
+    """The implementation step's editor: the learner's saved code, else the starter
+    (answers start empty when the attempt starts)."""
+    if answer is not None and answer.saved_at > attempt.started_at:
+        return answer.text
+    return coding.coding_starter(step=step)
 
 
 def _save_posted(request, attempt: MockAttempt) -> int:
@@ -261,7 +290,8 @@ def mock_review(request, attempt_id: int):
         mock_services.mock_review(attempt=attempt, ticks=ticks)
         messages.success(request, "Your rubric ticks are saved.")
         return redirect("mock-review", attempt_id=attempt.pk)
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
+    runs = coding.coding_runs(attempt=attempt)
     return render(
         request,
         "interviews/review.html",
@@ -269,6 +299,11 @@ def mock_review(request, attempt_id: int):
             "attempt": attempt,
             "script": attempt.script,
             "summary": summary,
+            # Each row with its step's graded submission in this attempt (exercise steps).
+            "rows_runs": [
+                (row, runs[row.step.pk].graded if row.step.pk in runs else None)
+                for row in summary.rows
+            ],
             "time_zone": selectors.time_zone_of(request.user),
         },
     )
@@ -299,7 +334,7 @@ def mock_interviewer(request, token: str):
     """The peer's page: the script with the interviewer's notes, model answers and rubric,
     and a 1-4 score with a comment per question. The secret in the URL is the only key; it
     opens this attempt's script and scores and nothing else of the candidate's."""
-    attempt = mock_services.mock_interviewer_attempt(token=token)
+    attempt = mock_selectors.mock_interviewer_attempt(token=token)
     if attempt is None:
         raise Http404("This interviewer link has expired or was revoked.")
     steps = list(
@@ -325,6 +360,8 @@ def mock_interviewer(request, token: str):
                 "attempt": attempt,
                 "script": attempt.script,
                 "rows": [(step, answers.get(step.pk)) for step in steps],
+                # A schematic only: the link opens nothing else of the candidate's.
+                "figure": _opening_figure(attempt.script, steps),
                 "scores": mock_services.INTERVIEWER_SCORES,
             },
         )

@@ -23,6 +23,9 @@ class LabRun(models.Model):
     settings = models.JSONField(default=dict)  # layers, steps, batch, lr, seed
     device = models.CharField(max_length=16, default="cpu")
     result = models.JSONField(default=dict, blank=True)  # {"networks": [...]} raw numbers
+    # Partial curves while it runs (lab/progress.py), stored every few seconds; shown
+    # until the result comes, and never used for it.
+    progress = models.JSONField(default=dict, blank=True)
     detail = models.TextField(blank=True)  # why it failed, for the learner
     wall_s = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

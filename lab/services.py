@@ -5,18 +5,24 @@ with the lab's own limits. In go numpy arrays (the digits data set) and a JSON p
 comes one framed JSON document of raw numbers (curves, gradient norms), parsed here with
 the same bounds as a grading's frame. Nothing is pickled; nothing from the sandbox is
 executed or trusted beyond being numbers, and what the page concludes from them is
-computed here (`findings`).
+computed here (`findings`). While it runs, short progress records come on the same
+stdout; lab/progress.py reads them with bounds into partial curves, which a thread of the
+worker stores on the LabRun every few seconds for the page to draw.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import io
 import json
+import logging
 import math
 import secrets
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,9 @@ from django.utils import timezone
 import sandbox
 from grading.models import Submission
 from lab.models import LabRun
+from lab.progress import LabProgress
+
+log = logging.getLogger(__name__)
 
 HARNESS = Path(__file__).resolve().parent / "harness.py"
 # The exercises whose block the lab can stack, and the class each one defines.
@@ -42,15 +51,33 @@ class LabRefused(ValueError):
 
 def lab_defaults() -> dict[str, Any]:
     """Depths and budget for this host: 8 and 20 layers on a CPU (about a minute on two
-    cores), 20 and 56 with a longer budget where labs run on a GPU worker."""
+    cores), 20 and 56 with a longer budget where labs run on a GPU worker. LAB_SETTINGS
+    (a deployment's or a test's) replaces some of them."""
     if settings.GRADING_GPU:
-        return {"ns": [3, 9], "steps": 600, "batch": 128, "lr": 0.05, "every": 20}
-    return {"ns": [1, 3], "steps": 150, "batch": 64, "lr": 0.05, "every": 10}
+        base = {"ns": [3, 9], "steps": 600, "batch": 128, "lr": 0.05, "every": 20}
+    else:
+        base = {"ns": [1, 3], "steps": 150, "batch": 64, "lr": 0.05, "every": 10}
+    return {**base, **{k: v for k, v in settings.LAB_SETTINGS.items() if k in base}}
 
 
-def lab_limits() -> sandbox.Limits:
+# The harness's exit status when a CUDA lab finds no usable GPU in its sandbox (before
+# any of the learner's code runs): the page then blames our side, not the block.
+NO_CUDA_EXIT = 3
+
+
+def lab_limits(*, device: str = "cpu") -> sandbox.Limits:
+    """The lab's sandbox limits; a "cuda" lab gets this worker's GPUs (all of the host's
+    where the worker names none), as a grading's device tests do."""
+    gpus = "none"
+    if device == "cuda":
+        gpus = settings.SANDBOX_GPUS if settings.SANDBOX_GPUS != "none" else "all"
     return sandbox.Limits(
-        wall_s=float(settings.LAB_WALL_S), memory_mb=int(settings.LAB_MEMORY_MB), pids=64
+        wall_s=float(settings.LAB_WALL_S),
+        memory_mb=int(settings.LAB_MEMORY_MB),
+        pids=64,
+        # The final frame plus up to a few thousand progress records of ~150 bytes.
+        output_bytes=1024 * 1024,
+        gpus=gpus,
     )
 
 
@@ -125,13 +152,26 @@ def lab_cancel(*, user: AbstractBaseUser, run_id: int) -> bool:
 
 
 def lab_execute(
-    *, code: str, exercise: str, settings_: dict, backend: str = "auto", image: str | None = None
+    *,
+    code: str,
+    exercise: str,
+    settings_: dict,
+    backend: str = "auto",
+    image: str | None = None,
+    progress: LabProgress | None = None,
+    device: str = "cpu",
 ) -> tuple[dict | None, str, float]:
-    """Run one lab in the sandbox: (raw result or None, what went wrong, wall seconds)."""
+    """Run one lab in the sandbox: (raw result or None, what went wrong, wall seconds).
+    With `progress`, the harness's progress records are fed to it as they come. A "cuda"
+    lab trains on the sandbox's GPU and fails (never falls back to the CPU) without one."""
     nonce = secrets.token_hex(16)
     buffer = io.BytesIO()
     np.savez(buffer, **digits())
     plan = {**settings_, "nonce": nonce, "block": BLOCKS[exercise], "classes": 10}
+    plan["device"] = device
+    limits = lab_limits(device=device)
+    if progress is not None:
+        plan["progress"] = progress.token
     job = sandbox.Job(
         files={
             "solution.py": code.encode(),
@@ -141,22 +181,25 @@ def lab_execute(
         },
         command=["python", "-I", "-B", "harness.py"],
         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+        on_stdout=progress.feed if progress is not None else None,
     )
     try:
-        result = sandbox.run(job, lab_limits(), backend=backend, image=image)
+        result = sandbox.run(job, limits, backend=backend, image=image)
     except sandbox.SandboxUnavailable as exc:
         return None, f"No sandbox is available: {exc}", 0.0
     if result.status == sandbox.Status.TIMEOUT:
-        return None, f"The lab ran past its {lab_limits().wall_s:g} s limit.", result.wall_s
+        return None, f"The lab ran past its {limits.wall_s:g} s limit.", result.wall_s
     if result.status == sandbox.Status.MEMORY_LIMIT:
-        return (
-            None,
-            f"The lab went past its {lab_limits().memory_mb} MB memory limit.",
-            result.wall_s,
-        )
+        return None, f"The lab went past its {limits.memory_mb} MB memory limit.", result.wall_s
     if result.status == sandbox.Status.SANDBOX_ERROR:
         return None, "The sandbox failed (our fault, not your code).", result.wall_s
     parsed = parse_lab_frame(result.stdout, nonce)
+    if parsed is None and result.exit_code == NO_CUDA_EXIT:
+        return (
+            None,
+            "This worker's GPU could not be used (our side); run the lab again.",
+            result.wall_s,
+        )
     if parsed is None:
         tail = result.stderr[-1500:].decode("utf-8", "replace").replace("\x00", "\u2400")
         return None, f"Your block raised before the lab could run:\n{tail}", result.wall_s
@@ -218,13 +261,17 @@ def lab_run(*, run_id: int) -> LabRun | None:
     if not claimed:
         return None
     run = LabRun.objects.get(pk=run_id)
-    result, problem, wall = lab_execute(
-        code=run.code,
-        exercise=run.exercise,
-        settings_=run.settings,
-        backend=settings.SANDBOX_BACKEND,
-        image=settings.SANDBOX_IMAGE or None,
-    )
+    progress = LabProgress(run.settings)
+    with storing_progress(run_id, progress, every_s=float(settings.LAB_PROGRESS_EVERY_S)):
+        result, problem, wall = lab_execute(
+            code=run.code,
+            exercise=run.exercise,
+            settings_=run.settings,
+            backend=settings.SANDBOX_BACKEND,
+            image=settings.SANDBOX_IMAGE or None,
+            progress=progress,
+            device=run.device,
+        )
     LabRun.objects.filter(pk=run_id, status=LabRun.Status.RUNNING).update(
         status=LabRun.Status.DONE if result is not None else LabRun.Status.FAILED,
         result=result or {},
@@ -234,6 +281,40 @@ def lab_run(*, run_id: int) -> LabRun | None:
     )
     run.refresh_from_db()
     return run
+
+
+@contextlib.contextmanager
+def storing_progress(run_id: int, progress: LabProgress, *, every_s: float) -> Iterator[None]:
+    """While the block runs, a thread stores the partial curves on the run every `every_s`
+    seconds when they changed, and once more at the end (on its own DB connection)."""
+    stop = threading.Event()
+
+    def store() -> None:
+        from django.db import connection
+
+        stored = 0
+        try:
+            while True:
+                stopping = stop.wait(every_s)
+                if progress.version != stored:
+                    stored = progress.version
+                    LabRun.objects.filter(pk=run_id, status=LabRun.Status.RUNNING).update(
+                        progress=progress.snapshot()
+                    )
+                if stopping:
+                    return
+        except Exception:
+            log.exception("lab %s: progress not stored", run_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=store, daemon=True, name=f"lab-progress-{run_id}")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def _final(values: list[float | None]) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from lab import services
@@ -17,6 +18,7 @@ def _context(request: HttpRequest, slug: str, refused: str = "") -> dict:
     run = LabRun.objects.filter(user=request.user, exercise=slug).first()
     passed = services.lab_passing_code(user=request.user, exercise=slug) is not None
     defaults = services.lab_defaults()
+    progress = run.progress if run and run.is_active and run.progress else None
     return {
         "slug": slug,
         "run": run,
@@ -25,8 +27,17 @@ def _context(request: HttpRequest, slug: str, refused: str = "") -> dict:
         "layers": [6 * n + 2 for n in defaults["ns"]],
         "defaults": defaults,
         "findings": services.findings(run.result) if run and run.result else None,
-        "chart_data": run.result if run and run.result else None,
+        "chart_data": run.result if run and run.result else progress,
+        "progress": progress,
+        "poll_s": _poll_s(run) if run and run.is_active else None,
     }
+
+
+def _poll_s(run: LabRun) -> int:
+    """Seconds before the page asks again: every second at first, backing off to five
+    as the run gets older (the worker stores progress every two seconds)."""
+    age = (timezone.now() - (run.started_at or run.created_at)).total_seconds()
+    return int(min(5, 1 + age // 20))
 
 
 @login_required

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 _DEPTHS = (18, 34, 50, 101, 152)
 _WIDTHS = (64, 128, 256, 512)
+_CIFAR_NS = (3, 9, 18, 200)  # n of R1's 6n + 2 CIFAR nets: 20, 56, 110, 1202 layers
 
 FIGURE_KEYS: frozenset[str] = frozenset(
     [
@@ -46,5 +47,14 @@ FIGURE_KEYS: frozenset[str] = frozenset(
         "se_resnet50_extra_weights",
         "se_resnet50_extra_params",
         "se_overhead_vs_bottleneck_256",
+        "vgg16_gmacs",
+        "vgg19_gmacs",
+        "vgg16_params",
+        "vgg19_params",
+        "resnet34_vs_vgg19_gmacs_ratio",
+        *(f"cifar_resnet_depth_n{n}" for n in _CIFAR_NS),
+        "cifar_resnet20_params",
+        "cifar_resnet110_params",
+        "stochastic_depth_expected_blocks_54",
     ]
 )

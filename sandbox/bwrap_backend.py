@@ -256,6 +256,7 @@ class BwrapBackend:
     def _serve(self, running: _Process, limits: Limits, job: Job) -> RunResult:
         """Send the job's files, keep the wall clock from now, and collect the result."""
         process, output = running.process, running.output
+        output.listen(job.on_stdout)  # a waiter's output exists before its job
         started = time.monotonic()
         timed_out = False
         try:

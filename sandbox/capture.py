@@ -4,6 +4,7 @@ the status a run gets from what was observed of it outside the box."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from sandbox.bootstrap import READY, WAITING
 from sandbox.types import RunResult, Status
@@ -35,6 +36,10 @@ class CappedStream:
     def value(self) -> bytes:
         return b"".join(self._parts)
 
+    @property
+    def size(self) -> int:
+        return self._size
+
 
 class JobOutput:
     """stdout and stderr of one job, with the bootstrap's ready marker taken off stderr."""
@@ -46,9 +51,23 @@ class JobOutput:
         self._prefix = b""  # stderr bytes seen before the marker (bootstrap's own messages)
         self.over_cap = threading.Event()
         self.waiting = threading.Event()  # a warm waiter has imported and waits for its job
+        self._listener: Callable[[bytes], None] | None = None
+
+    def listen(self, listener: Callable[[bytes], None] | None) -> None:
+        """Also hand each stdout chunk kept from now on to `listener` (Job.on_stdout)."""
+        self._listener = listener
 
     def feed_stdout(self, data: bytes) -> None:
-        if self.stdout.feed(data):
+        before = self.stdout.size
+        over = self.stdout.feed(data)
+        kept = data[: self.stdout.size - before]
+        listener = self._listener
+        if listener is not None and kept:
+            try:
+                listener(kept)
+            except Exception:
+                pass  # a listener's failure never changes the run or its result
+        if over:
             self.over_cap.set()
 
     def feed_stderr(self, data: bytes) -> None:

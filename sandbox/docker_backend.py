@@ -265,6 +265,7 @@ class DockerBackend:
         """Send the job's files, keep the wall clock from now, and collect the result."""
         container, sock, output = running.container, running.sock, running.output
         finished, reader = running.finished, running.reader
+        output.listen(job.on_stdout)  # a warm container's output exists before its job
         # Wall-clock time, for the engine's event log (monotonic time means nothing to it).
         since = time.time() - EVENT_CLOCK_SLACK_S
         started = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -35,12 +36,15 @@ class Job:
     """Files laid out in the job's writable working folder, and the command to run there.
 
     `files` maps relative paths to bytes. `command` is an argv list; "python" names the
-    sandbox's interpreter.
+    sandbox's interpreter. `on_stdout`, if given, is called with each chunk of stdout
+    the job writes (within the cap) while it runs, on the backend's reader thread: raw,
+    untrusted bytes for a caller that shows progress; the RunResult is unchanged.
     """
 
     files: dict[str, bytes]
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    on_stdout: Callable[[bytes], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,7 +34,7 @@ import torch
 
 from grading.compare import Missing, array, close, fmt_shape, shape_map
 from grading.exercises import Check, TestPlan
-from grading.harness import harness_module
+from grading.harness import fixtures_module
 
 # float64 end to end: a correct solution differs from the reference by rounding only.
 VALUE_TOL = {"rtol": 1e-6, "atol": 1e-8}
@@ -97,7 +97,7 @@ def block_plan(
     grad_hint: str = BLOCK_GRAD_HINT,
 ) -> TestPlan:
     rng = np.random.default_rng(seed)
-    harness = harness_module()
+    fixtures = fixtures_module()
     probes: list[dict] = []
     arrays: dict[str, np.ndarray] = {}
     checks: list[Check] = []
@@ -105,7 +105,7 @@ def block_plan(
 
     def add_weighted_probe(pid: str, config: Config, *, zero=(), grad=True, jac=False, fd=False):
         shapes = _reference_shapes(ref_cls, config)
-        state = harness.seeded_state(int(rng.integers(1 << 62)), shapes)
+        state = fixtures.seeded_state(int(rng.integers(1 << 62)), shapes)
         for name in zero:
             state[name] = np.zeros_like(state[name])
         for name, value in state.items():

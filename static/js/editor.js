@@ -94,7 +94,11 @@
     setPending(Boolean(body && body.dataset.final === "0"));
   }
   sync();
-  form.addEventListener("htmx:beforeRequest", function () { setPending(true); });
+  form.addEventListener("htmx:beforeRequest", function (event) {
+    // The scratch console's runs are not gradings: they leave Submit and Run alone.
+    if (event.target.closest && event.target.closest("#scratch")) return;
+    setPending(true);
+  });
   document.body.addEventListener("htmx:afterSwap", sync);
   document.body.addEventListener("htmx:responseError", function () { setPending(false); });
   document.body.addEventListener("htmx:sendError", function () { setPending(false); });

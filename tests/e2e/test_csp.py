@@ -24,7 +24,8 @@ PASSWORD = "Residual-Learning-2015"
 
 @pytest.fixture
 def bank():
-    from quizbank.loader import bank_load, chapter_folders
+    from quizbank.content_source import chapter_folders
+    from quizbank.loader import bank_load
 
     bank_load(folders=chapter_folders())
     return Chapter.objects.get(slug="resnet")

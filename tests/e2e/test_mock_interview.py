@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from interviews.clock import GRACE
 from interviews.models import MockAnswer, MockAttempt
-from interviews.services import GRACE
 from quizbank.models import MockScript, MockStep
 from tests.conftest import wait_in_page
 from tests.learning.factories_learner import make_content, make_user

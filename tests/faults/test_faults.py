@@ -28,7 +28,7 @@ import pytest
 from django.test import Client
 
 from accounts import services as account_services
-from grading import services
+from grading import dispatch
 from grading.models import Submission, TestResult
 from sandbox.docker_backend import OWNER_LABEL
 from tests.conftest import free_port
@@ -189,7 +189,7 @@ def _wait_messages_back(timeout_s: float = 60.0) -> float:
     """Seconds until no queued row lacks its message in the broker."""
     began = time.monotonic()
     while time.monotonic() - began < timeout_s:
-        held = services.submissions_in_broker()
+        held = dispatch.submissions_in_broker()
         queued = set(Submission.objects.filter(status="queued").values_list("pk", flat=True))
         if held is not None and not (queued - held):
             return time.monotonic() - began

@@ -1,8 +1,9 @@
 """A forgery that patches the harness from inside the solution, as an attacker would.
 
 `FORGER` is Python source prepended to a wrong solution. At import it reaches the harness
-(`sys.modules["__main__"]`) and replaces everything it can: every probe in `PROBES`, the
-Jacobian and gradient helpers, the structure report and the frame writer. Where it can,
+(`sys.modules["__main__"]`) and the probes it loaded (its `probes` module), and replaces
+everything it can: every probe in `PROBES`, the Jacobian and gradient helpers, the
+structure report and the frame writer. Where it can,
 it reports what a correct solution would have produced without being one:
 
 - module probes: gradients by central differences of the candidate's own forward pass
@@ -23,8 +24,9 @@ import numpy as _np
 import torch as _torch
 
 _H = _sys.modules["__main__"]
+_P = _H.probes  # the probes the harness loaded from probes.py, before this code ran
 _FD_BUDGET = 6000  # elements: finite differences beyond this would not finish in time
-_orig_module, _orig_call, _orig_frame = _H.probe_module, _H.probe_call, _H.frame
+_orig_module, _orig_call, _orig_frame = _P.probe_module, _P.probe_call, _H.frame
 
 
 def _fd_vjp(fn, tensors, g, eps=1e-6):
@@ -102,8 +104,8 @@ def _forged_init(spec, arrays, solution):
 
 
 def _forged_init_model(spec, arrays, solution):
-    params, last_bn = {}, set(_H.small_resnet_layout()["last_bn"])
-    for name, p in _H.SmallResNet().named_parameters():
+    params, last_bn = {}, set(_P.fixtures.small_resnet_layout()["last_bn"])
+    for name, p in _P.fixtures.SmallResNet().named_parameters():
         n = p.numel()
         if p.dim() == 4:
             fan = p.shape[0] * p.shape[2] * p.shape[3]
@@ -121,10 +123,10 @@ def _wipe(value):
     return value
 
 
-_H.PROBES.update(module=_forged_module, call=_forged_call, init=_forged_init,
+_P.PROBES.update(module=_forged_module, call=_forged_call, init=_forged_init,
                  init_model=_forged_init_model)
-_H.probe_module, _H.probe_call = _forged_module, _forged_call
-_H.probe_init, _H.probe_init_model = _forged_init, _forged_init_model
-_H._jacobian = lambda fn, x: _np.round(_H._fd_jacobian(fn, x, 1e-6), 8)
+_P.probe_module, _P.probe_call = _forged_module, _forged_call
+_P.probe_init, _P.probe_init_model = _forged_init, _forged_init_model
+_P._jacobian = lambda fn, x: _np.round(_P._fd_jacobian(fn, x, 1e-6), 8)
 _H.frame = lambda nonce, payload: _orig_frame(nonce, _wipe(payload))
 '''

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts import services as account_services
-from grading import services
+from grading import flow, services
 from grading.models import Submission
 from tests.grading.conftest import SE_BLOCK_SOLUTION, SE_BLOCK_SYNTAX_ERROR
 
@@ -73,7 +73,7 @@ def test_get_returns_status_score_and_the_tests(client, learner, token):
         f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
     )
     assert queued.json()["status"] == "queued" and queued.json()["tests"] == []
-    services.submission_grade(submission_id=submission.pk)
+    flow.submission_grade(submission_id=submission.pk)
     body = client.get(
         f"/api/submissions/{submission.pk}", headers={"Authorization": f"Bearer {token}"}
     ).json()
@@ -200,3 +200,54 @@ def test_an_idempotency_key_reused_for_other_code_is_refused(client, learner, to
                   headers_key="k")  # fmt: skip
     assert reused.status_code == 422 and "Idempotency-Key" in reused.json()["detail"]
     assert Submission.objects.filter(user=learner).count() == 1
+
+
+def test_on_gpu_over_the_api_queues_on_grade_gpu_where_gpu_workers_run(
+    client, settings, token, broker, django_capture_on_commit_callbacks
+):
+    """The API offers what the page offers: "also test on a GPU" goes to grade.gpu and
+    the answer and the submission both say so. (No GPU here: the queue is what is
+    checked; the GPU run itself is covered by benchmarks/gpu_check.py on a GPU host.)"""
+    settings.GRADING_GPU = True
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(
+            client, {"exercise": "se-block", "code": SE_BLOCK_SOLUTION, "on_gpu": True}, token=token
+        )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["on_gpu"] is True
+    assert [t.args for t in broker.take("grade.gpu")] == [[body["id"]]]
+    assert not broker.take("grade.cpu")
+    got = client.get(body["url"], headers={"Authorization": f"Bearer {token}"}).json()
+    assert got["on_gpu"] is True
+
+
+@pytest.mark.parametrize(
+    ("gpu_workers", "exercise", "kind", "reason"),
+    [
+        (False, "se-block", "submit", "no GPU worker"),
+        (True, "param-count", "submit", "has no device tests"),
+        (True, "se-block", "sample", "kind 'submit' only"),
+    ],
+)
+def test_on_gpu_that_cannot_be_had_is_refused_with_the_reason(
+    client, settings, token, broker, gpu_workers, exercise, kind, reason
+):
+    """A client that asked for a GPU run is never silently graded on the CPU only."""
+    settings.GRADING_GPU = gpu_workers
+    body = {"exercise": exercise, "code": SE_BLOCK_SOLUTION, "kind": kind, "on_gpu": True}
+    response = post(client, body, token=token)
+    assert response.status_code == 422, response.content
+    assert reason in response.json()["detail"]
+    assert not Submission.objects.exists()
+    assert not broker.take("grade.cpu") and not broker.take("grade.gpu")
+
+
+def test_without_on_gpu_the_answer_says_cpu(
+    client, settings, token, broker, django_capture_on_commit_callbacks
+):
+    settings.GRADING_GPU = True
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, {"exercise": "se-block", "code": SE_BLOCK_SOLUTION}, token=token)
+    assert response.status_code == 201 and response.json()["on_gpu"] is False
+    assert len(broker.take("grade.cpu")) == 1 and not broker.take("grade.gpu")

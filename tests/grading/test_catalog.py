@@ -26,11 +26,11 @@ import django
 django.setup()
 from django.urls import get_resolver
 get_resolver().url_patterns  # imports every view module of every app
-from grading import catalog, selectors, services, views
+from grading import catalog, dispatch, selectors, views
 specs = catalog.exercise_list()
 assert len(specs) == 8
 for spec in specs:
-    services.grading_queue(spec=spec), services.grading_limits(spec=spec)
+    dispatch.grading_queue(spec=spec), dispatch.grading_limits(spec=spec)
     views._spec_or_404(spec.slug)
 print("torch loaded:", "torch" in sys.modules, "numpy loaded:", "numpy" in sys.modules)
 """

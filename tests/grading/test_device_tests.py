@@ -28,7 +28,8 @@ import pytest
 from grading import engine
 from grading.exercises import all_exercises
 from grading.exercises._device import CATEGORY, device_plan, device_reference
-from grading.harness import harness_module
+from grading.harness import probes_module
+from grading.verdict import outcomes_compute
 
 VARIANTS = Path(__file__).resolve().parent / "device_variants"
 PYTORCH = {"basic-block", "bottleneck-block", "preact-block", "se-block", "resnet-builder",
@@ -88,8 +89,8 @@ def test_the_reference_passes_its_device_tests_in_a_dry_run_on_the_cpu(slug: str
     plan = ex.build(seed=3, sample=False)
     reference = engine.reference_measure(exercise=ex, plan=plan)
     dplan = device_plan(plan, device="cpu")
-    measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
-    outcomes = engine.outcomes_compute(
+    measured = probes_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
+    outcomes = outcomes_compute(
         plan=dplan, candidate=measured, reference=device_reference(dplan, reference)
     )
     assert outcomes and all(o.passed for o in outcomes), [
@@ -102,10 +103,10 @@ def test_a_float32_run_that_is_really_wrong_fails_the_float32_tolerance() -> Non
     plan = ex.build(seed=3, sample=False)
     reference = engine.reference_measure(exercise=ex, plan=plan)
     dplan = device_plan(plan, device="cpu")
-    measured = harness_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
+    measured = probes_module().measure(dplan.probes, dplan.arrays, ex.reference_module())
     pid = next(p["id"] for p in dplan.probes if p["dtype"] == "float32")
     measured[pid]["y"] = measured[pid]["y"] * (1 + 1e-3)  # a tenth of a percent off
-    outcomes = engine.outcomes_compute(
+    outcomes = outcomes_compute(
         plan=dplan, candidate=measured, reference=device_reference(dplan, reference)
     )
     failed = [o.name for o in outcomes if not o.passed]
@@ -129,7 +130,7 @@ def test_on_a_second_device_the_variant_goes_wrong_and_the_reference_does_not(pa
     ex = _exercise(_slug(path))
     dplan = device_plan(ex.build(seed=5, sample=False), device="meta")
     gpu_probes = [p for p in dplan.probes if p["device"] == "meta"]
-    measure = harness_module().measure
+    measure = probes_module().measure
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # loading values into meta tensors is a no-op
         reference = measure(gpu_probes, dplan.arrays, ex.reference_module())
@@ -248,7 +249,7 @@ def test_device_tests_without_a_usable_gpu_are_a_sandbox_error(
 def test_a_gpu_submission_on_a_worker_without_a_gpu_is_retried_as_our_fault(
     settings, learner, sandbox_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grading import services
+    from grading import flow, services
     from grading.models import Submission
 
     monkeypatch.setenv("SANDBOX_GPU_PATH", "devices")
@@ -258,7 +259,7 @@ def test_a_gpu_submission_on_a_worker_without_a_gpu_is_retried_as_our_fault(
     code = (VARIANTS / "se_block" / "wrong_no_device.py").read_text()
     submission = services.submission_create(user=learner, exercise="se-block", code=code,
                                             on_gpu=True, enqueue=False)  # fmt: skip
-    services.submission_grade(submission_id=submission.pk, requeue=False)
+    flow.submission_grade(submission_id=submission.pk, requeue=False)
     submission.refresh_from_db()
     assert (submission.status, submission.attempts) == (Submission.Status.QUEUED, 1)
     assert "no NVIDIA device nodes" in submission.detail

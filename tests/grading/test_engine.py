@@ -19,7 +19,8 @@ import torch
 from grading import engine
 from grading.compare import Malformed, Missing, array, parse_frame
 from grading.exercises import all_exercises
-from grading.harness import harness_module, harness_source
+from grading.harness import harness_files, harness_module, probes_module
+from grading.verdict import outcomes_compute
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUGS = [
@@ -100,9 +101,9 @@ def test_every_test_has_one_of_the_five_categories_and_a_unique_name():
 def test_the_reference_passes_its_own_checks_through_the_harness_probes(slug):
     ex = _exercise(slug)
     plan = ex.build(seed=11, sample=False)
-    got = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    got = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     want = engine.reference_measure(exercise=ex, plan=plan)
-    outcomes = engine.outcomes_compute(plan=plan, candidate=got, reference=want)
+    outcomes = outcomes_compute(plan=plan, candidate=got, reference=want)
     assert outcomes and all(o.passed for o in outcomes), [o for o in outcomes if not o.passed]
 
 
@@ -202,7 +203,14 @@ def test_the_job_carries_no_reference_source(slug):
     ex = _exercise(slug)
     plan = ex.build(seed=3, sample=False)
     job = engine.job_build(plan=plan, source="x = 1\n", nonce="n" * 32)
-    assert set(job.files) == {"solution.py", "harness.py", "plan.json", "inputs.npz"}
+    assert set(job.files) == {
+        "solution.py",
+        "harness.py",
+        "probes.py",
+        "fixtures.py",
+        "plan.json",
+        "inputs.npz",
+    }
     references = sorted((ROOT / "grading" / "exercises").glob("*/reference.py"))
     assert len(references) == 8
     for name, data in job.files.items():
@@ -222,7 +230,7 @@ def test_the_inputs_load_without_pickle_and_the_plan_is_plain_json():
         assert set(npz.files) == set(plan.arrays)
         assert all(npz[k].dtype.kind in "fi" for k in npz.files)
     assert json.loads(job.files["plan.json"])["nonce"] == "a" * 32
-    assert job.files["harness.py"] == harness_source()
+    assert {name: job.files[name] for name in harness_files()} == harness_files()
 
 
 # ------------------------------------------------------------------ validation
@@ -272,7 +280,7 @@ def test_verdict_json_has_the_interface_fields():
 def _measured(slug="se-block", seed=4):
     ex = _exercise(slug)
     plan = ex.build(seed=seed, sample=False)
-    results = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    results = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     return ex, plan, results
 
 
@@ -331,7 +339,7 @@ def test_missing_or_malformed_measurements_fail_closed_one_by_one():
     broken["m1"] = dict(results["m1"], y="not an array", param_shapes=True)
     broken["m2"] = dict(results["m2"], dx=np.full_like(results["m2"]["dx"], np.nan))
     broken["gc"] = results["gc"]
-    outcomes = {o.name: o for o in engine.outcomes_compute(plan=plan, candidate=broken,
+    outcomes = {o.name: o for o in outcomes_compute(plan=plan, candidate=broken,
                                                            reference=reference)}  # fmt: skip
     by_probe = {c.name: c.probe for c in plan.checks}
     for name, outcome in outcomes.items():
@@ -354,7 +362,7 @@ def test_failure_messages_do_not_reveal_expected_values():
     reference = engine.reference_measure(exercise=ex, plan=plan)
     wrong = {pid: dict(r) for pid, r in results.items()}
     wrong["m0"]["y"] = results["m0"]["y"] + 0.5
-    outcomes = engine.outcomes_compute(plan=plan, candidate=wrong, reference=reference)
+    outcomes = outcomes_compute(plan=plan, candidate=wrong, reference=reference)
     failed = [o for o in outcomes if not o.passed]
     assert failed
     expected_numbers = {f"{v:.4f}" for v in reference["m0"]["y"].reshape(-1)[:50]}
@@ -364,7 +372,7 @@ def test_failure_messages_do_not_reveal_expected_values():
 
 def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
     from grading import engine
-    from grading.services import ERROR_MESSAGES
+    from grading.messages import ERROR_MESSAGES
 
     verdict = engine.grade(
         exercise="se-block", source="import torch\n\n\nclass Other:\n    pass\n", backend="bwrap"
@@ -374,7 +382,7 @@ def test_code_without_the_asked_class_is_an_interface_error(bwrap_path):
 
 
 def test_a_wrong_answer_with_every_name_present_is_not_an_interface_error():
-    from grading.engine import TestOutcome, interface_missing
+    from grading.verdict import TestOutcome, interface_missing
 
     missing = "not run: building the module raised: AttributeError: module 'solution' has no attribute 'SEBlock'"
     assert interface_missing([TestOutcome("a", "shape", False, missing)] * 2)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from grading import engine
+from grading.verdict import Verdict
 from sandbox.types import Limits
 
 pytestmark = pytest.mark.docker
@@ -27,7 +28,7 @@ class SEBlock(nn.Module):
 """
 
 
-def _grade(source: str, image: str, **kwargs) -> engine.Verdict:
+def _grade(source: str, image: str, **kwargs) -> Verdict:
     return engine.grade(exercise="se-block", source=source, backend="docker", image=image, **kwargs)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grading import engine
+from grading.verdict import Verdict
 from tests.grading.forger import FORGER
 from tests.grading.pooled import sandbox_mode  # noqa: F401 - each test cold and pooled
 
@@ -34,7 +35,7 @@ CASES = {
 }
 
 
-def _failing(verdict: engine.Verdict) -> set[str]:
+def _failing(verdict: Verdict) -> set[str]:
     return {t.name for t in verdict.tests if not t.passed}
 
 

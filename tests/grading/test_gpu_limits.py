@@ -19,7 +19,7 @@ import pytest
 
 from grading import engine
 from grading.compare import parse_frame
-from grading.harness import harness_source
+from grading.harness import harness_files
 
 WRAPPER = """
 import runpy, sys, torch
@@ -41,7 +41,8 @@ def seen():
 
 
 def _run_harness(tmp_path: Path, env: dict[str, str]) -> dict:
-    (tmp_path / "harness.py").write_bytes(harness_source())
+    for name, data in harness_files().items():
+        (tmp_path / name).write_bytes(data)
     (tmp_path / "wrapper.py").write_text(WRAPPER)
     (tmp_path / "solution.py").write_text(SOLUTION)
     plan = {"nonce": "n0nce", "probes": [{"id": "c", "kind": "call", "fn": "seen"}]}

@@ -7,7 +7,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 from django.urls import reverse
 
-from grading import services
+from grading import flow, services
 from grading.models import Submission
 from grading.views import render_markdown
 from tests.grading.conftest import SE_BLOCK_SOLUTION, SE_BLOCK_SYNTAX_ERROR
@@ -122,7 +122,7 @@ def test_submitting_with_htmx_returns_a_fragment_that_polls_until_the_verdict(cl
     assert 'hx-trigger="load delay:' in body
     assert f"/submissions/{submission.pk}/status" in body
 
-    services.submission_grade(submission_id=submission.pk)  # a syntax error needs no sandbox
+    flow.submission_grade(submission_id=submission.pk)  # a syntax error needs no sandbox
     final = client_in.get(reverse("submission-status", args=[submission.pk])).content.decode()
     assert "hx-trigger" not in final  # polling stops at the verdict
     assert "SyntaxError" in final and "syntax error" in final

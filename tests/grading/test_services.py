@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from grading import services
+from grading import claims, dispatch, flow, services
 from grading.models import Submission, TestResult
 from tests.grading.conftest import SE_BLOCK_SOLUTION, SE_BLOCK_SYNTAX_ERROR
 
@@ -56,14 +56,14 @@ def test_gpu_exercises_go_to_the_gpu_queue_only_where_gpu_workers_run(settings):
     cpu = exercise_get("se-block")
     gpu = dataclasses.replace(cpu, queue="grade.gpu")  # as an exercise that asks for a GPU
     settings.GRADING_GPU = False
-    assert services.grading_queue(spec=cpu) == "grade.cpu"
-    assert services.grading_queue(spec=gpu) == "grade.cpu"
+    assert dispatch.grading_queue(spec=cpu) == "grade.cpu"
+    assert dispatch.grading_queue(spec=gpu) == "grade.cpu"
     settings.GRADING_GPU = True
-    assert services.grading_queue(spec=cpu) == "grade.cpu"
-    assert services.grading_queue(spec=gpu) == "grade.gpu"
+    assert dispatch.grading_queue(spec=cpu) == "grade.cpu"
+    assert dispatch.grading_queue(spec=gpu) == "grade.gpu"
     settings.SANDBOX_GPUS = "all"
-    assert services.grading_limits(spec=gpu).gpus == "all"
-    assert services.grading_limits(spec=cpu).gpus == "none"
+    assert dispatch.grading_limits(spec=gpu).gpus == "all"
+    assert dispatch.grading_limits(spec=cpu).gpus == "none"
 
 
 def test_limits_take_the_larger_of_the_host_setting_and_the_exercise_need(settings):
@@ -72,7 +72,7 @@ def test_limits_take_the_larger_of_the_host_setting_and_the_exercise_need(settin
     spec = exercise_get("se-block")
     settings.SANDBOX_WALL_S = 5.0
     settings.SANDBOX_MEMORY_MB = 4096
-    limits = services.grading_limits(spec=spec)
+    limits = dispatch.grading_limits(spec=spec)
     assert limits.wall_s == spec.limits.wall_s  # the exercise needs more than 5 s
     assert limits.memory_mb == 4096  # the host allows more than the exercise asks
     assert limits.output_bytes == max(spec.limits.output_bytes, settings.SANDBOX_OUTPUT_KB * 1024)
@@ -114,19 +114,19 @@ def test_an_unknown_exercise_is_refused_before_anything_is_queued(learner, broke
 
 def test_grading_a_submission_someone_else_claimed_does_nothing(learner):
     submission = make(learner, status="running", started_at=timezone.now())
-    assert services.submission_grade(submission_id=submission.pk) is None
+    assert flow.submission_grade(submission_id=submission.pk) is None
     submission.refresh_from_db()
     assert submission.status == "running" and submission.finished_at is None
 
 
 def test_regrading_a_finished_submission_does_nothing(learner):
     submission = make(learner, code=SE_BLOCK_SYNTAX_ERROR)  # graded without a sandbox
-    first = services.submission_grade(submission_id=submission.pk)
+    first = flow.submission_grade(submission_id=submission.pk)
     assert first.status == "error" and first.error_kind == "syntax"
     assert "SyntaxError" in first.stderr_excerpt
     rows = list(TestResult.objects.filter(submission=submission).values_list("pk", flat=True))
     assert rows and first.total == len(rows) and first.score == 0
-    assert services.submission_grade(submission_id=submission.pk) is None
+    assert flow.submission_grade(submission_id=submission.pk) is None
     again = Submission.objects.get(pk=submission.pk)
     assert again.finished_at == first.finished_at
     assert list(again.tests.values_list("pk", flat=True)) == rows
@@ -139,7 +139,7 @@ def test_no_sandbox_is_retried_after_2_4_and_8_seconds_then_says_how_to_enable_o
     countdowns = []
     for attempt in range(3):
         with django_capture_on_commit_callbacks(execute=True):
-            graded = services.submission_grade(submission_id=submission.pk)
+            graded = flow.submission_grade(submission_id=submission.pk)
         sent_at = timezone.now()  # the message leaves on commit, at the end of the block
         assert graded.status == "queued" and graded.attempts == attempt + 1
         assert "SANDBOX_BACKEND=none" in graded.detail
@@ -149,7 +149,7 @@ def test_no_sandbox_is_retried_after_2_4_and_8_seconds_then_says_how_to_enable_o
     assert countdowns == [2, 4, 8]
 
     with django_capture_on_commit_callbacks(execute=True):
-        final = services.submission_grade(submission_id=submission.pk)
+        final = flow.submission_grade(submission_id=submission.pk)
     assert final.status == "sandbox_error"
     assert "not a problem with your submission" in final.message
     assert "make sandbox-image" in final.message and "bubblewrap" in final.message
@@ -170,7 +170,7 @@ def test_the_sweeper_requeues_a_row_stuck_running_past_its_deadline_but_not_a_fr
     done = make(learner, status="passed", deadline=now - timedelta(minutes=1))
 
     with django_capture_on_commit_callbacks(execute=True):
-        swept = services.submission_sweep(now=now)
+        swept = claims.submission_sweep(now=now)
     assert sorted(swept) == sorted([stuck.pk, lost.pk])
     assert sorted(t.args[0] for t in broker.take("grade.cpu")) == sorted([stuck.pk, lost.pk])
     stuck.refresh_from_db()
@@ -182,7 +182,7 @@ def test_the_sweeper_requeues_a_row_stuck_running_past_its_deadline_but_not_a_fr
 
     # The new deadlines hold: sweeping again at once changes nothing.
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.submission_sweep(now=now) == []
+        assert claims.submission_sweep(now=now) == []
     assert broker.all() == []
 
 
@@ -193,11 +193,11 @@ def test_a_requeued_row_is_graded_by_the_next_claim_and_the_old_worker_cannot_ov
     old_claim = now - timedelta(minutes=10)
     submission = make(learner, code=SE_BLOCK_SYNTAX_ERROR, status="running",
                       started_at=old_claim, deadline=now - timedelta(seconds=1))  # fmt: skip
-    services.submission_sweep(now=now)
-    graded = services.submission_grade(submission_id=submission.pk)
+    claims.submission_sweep(now=now)
+    graded = flow.submission_grade(submission_id=submission.pk)
     assert graded.status == "error"
     # The lost worker comes back and tries to store its outcome under its old claim.
-    stored = services._finish(
+    stored = flow._finish(
         submission=graded, claimed_at=old_claim, values={"status": "passed"}, tests=[]
     )
     assert stored is False
@@ -206,9 +206,9 @@ def test_a_requeued_row_is_graded_by_the_next_claim_and_the_old_worker_cannot_ov
 
 def test_a_row_lost_by_workers_too_often_ends_as_our_fault(learner):
     now = timezone.now()
-    submission = make(learner, status="running", attempts=services.MAX_SANDBOX_RETRIES,
+    submission = make(learner, status="running", attempts=claims.MAX_SANDBOX_RETRIES,
                       deadline=now - timedelta(seconds=1))  # fmt: skip
-    assert services.submission_sweep(now=now) == []
+    assert claims.submission_sweep(now=now) == []
     submission.refresh_from_db()
     assert submission.status == "sandbox_error" and "our fault" in submission.message
 
@@ -241,12 +241,12 @@ def test_a_grading_workers_heartbeat_renews_its_claim_and_only_its_own(learner):
 
     now = timezone.now()
     mine = make(learner, status="running", started_at=now, deadline=now)
-    heartbeat = services.Heartbeat(submission_id=mine.pk, claimed_at=now, every_s=0.1)
+    heartbeat = claims.Heartbeat(submission_id=mine.pk, claimed_at=now, every_s=0.1)
     heartbeat.start()
     try:
         time.sleep(0.6)
         renewed = Submission.objects.get(pk=mine.pk).deadline
-        assert renewed > now + timedelta(seconds=services.HEARTBEAT_STALE_S - 2)
+        assert renewed > now + timedelta(seconds=claims.HEARTBEAT_STALE_S - 2)
         # Claimed again by someone else: this heartbeat no longer touches it.
         Submission.objects.filter(pk=mine.pk).update(started_at=now + timedelta(seconds=1),
                                                      deadline=now)  # fmt: skip
@@ -262,13 +262,13 @@ def test_a_claimed_row_whose_worker_stops_beating_is_queued_again_within_seconds
     learner, broker, django_capture_on_commit_callbacks
 ):
     submission = make(learner)
-    claimed_at = services.submission_claim(submission_id=submission.pk)
-    assert services.submission_claim(submission_id=submission.pk) is None  # taken
+    claimed_at = claims.submission_claim(submission_id=submission.pk)
+    assert claims.submission_claim(submission_id=submission.pk) is None  # taken
     # No heartbeat came (the worker was killed): a sweep seconds later gives it back.
-    later = claimed_at + timedelta(seconds=services.HEARTBEAT_STALE_S + 1)
+    later = claimed_at + timedelta(seconds=claims.HEARTBEAT_STALE_S + 1)
     assert later - claimed_at < timedelta(seconds=30)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.submission_sweep(now=later) == [submission.pk]
+        assert claims.submission_sweep(now=later) == [submission.pk]
     assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]
     assert Submission.objects.get(pk=submission.pk).status == "queued"
 
@@ -290,7 +290,7 @@ def test_passing_a_submission_ticks_the_exercise_task_of_the_learners_plan(
         submission = make(user, exercise="basic-block", kind=kind, status="running",
                           started_at=timezone.now())  # fmt: skip
         with django_capture_on_commit_callbacks(execute=True):
-            assert services._finish(
+            assert flow._finish(
                 submission=submission,
                 claimed_at=submission.started_at,
                 values={"status": status, "score": 1.0 if status == "passed" else 0.5},
@@ -320,10 +320,10 @@ def test_a_running_row_handed_back_is_queued_at_once_without_counting_an_attempt
     learner, broker, django_capture_on_commit_callbacks
 ):
     submission = make(learner)
-    services.submission_claim(submission_id=submission.pk)
+    claims.submission_claim(submission_id=submission.pk)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.submission_hand_back(submission_ids=[submission.pk]) == [submission.pk]
-        assert services.submission_hand_back(submission_ids=[submission.pk]) == []
+        assert claims.submission_hand_back(submission_ids=[submission.pk]) == [submission.pk]
+        assert claims.submission_hand_back(submission_ids=[submission.pk]) == []
     row = Submission.objects.get(pk=submission.pk)
     assert (row.status, row.attempts, row.started_at) == ("queued", 0, None)
     assert [t.args for t in broker.take("grade.cpu")] == [[submission.pk]]

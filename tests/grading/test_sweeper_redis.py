@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from grading import services
+from grading import claims, dispatch, services
 from grading.models import Submission
 from tests.grading.conftest import SE_BLOCK_SOLUTION
 
@@ -43,7 +43,7 @@ def queued(user, *, seconds_ago: float) -> Submission:
     )
     now = timezone.now()
     Submission.objects.filter(pk=submission.pk).update(
-        queued_at=now - timedelta(seconds=seconds_ago), deadline=now + services.QUEUE_WINDOW
+        queued_at=now - timedelta(seconds=seconds_ago), deadline=now + dispatch.QUEUE_WINDOW
     )
     return submission
 
@@ -51,20 +51,20 @@ def queued(user, *, seconds_ago: float) -> Submission:
 def test_a_queued_row_whose_message_was_lost_is_sent_again_and_only_once(
     learner, redis_broker, django_capture_on_commit_callbacks
 ):
-    lost = queued(learner, seconds_ago=services.MESSAGE_GRACE_S + 5)
+    lost = queued(learner, seconds_ago=claims.MESSAGE_GRACE_S + 5)
     just_sent = queued(learner, seconds_ago=1)  # its message may still be on its way
     with django_capture_on_commit_callbacks(execute=True):
         kept = services.submission_create(user=learner, exercise="se-block",
                                           code=SE_BLOCK_SOLUTION)  # fmt: skip
     Submission.objects.filter(pk=kept.pk).update(queued_at=timezone.now() - timedelta(seconds=60))
-    assert services.submissions_in_broker() == {kept.pk}
+    assert dispatch.submissions_in_broker() == {kept.pk}
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.submission_sweep() == [lost.pk]
-    assert services.submissions_in_broker() == {kept.pk, lost.pk}
-    assert just_sent.pk not in services.submissions_in_broker()
+        assert claims.submission_sweep() == [lost.pk]
+    assert dispatch.submissions_in_broker() == {kept.pk, lost.pk}
+    assert just_sent.pk not in dispatch.submissions_in_broker()
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.submission_sweep() == []  # its message is there now
+        assert claims.submission_sweep() == []  # its message is there now
     # Sent again, it goes ahead of new submissions: kombu serves its lists by priority.
     assert redis_broker.llen("grade.cpu\x06\x163") == 1 and b'"submission-%d-' % lost.pk in (
         redis_broker.lindex("grade.cpu\x06\x163", 0)
@@ -73,6 +73,6 @@ def test_a_queued_row_whose_message_was_lost_is_sent_again_and_only_once(
 
 
 def test_with_the_broker_unreadable_nothing_is_taken_for_lost(learner, broker):
-    queued(learner, seconds_ago=services.MESSAGE_GRACE_S + 5)
-    assert services.submissions_in_broker() is None  # the in-memory broker: not searchable
-    assert services.submission_sweep() == []
+    queued(learner, seconds_ago=claims.MESSAGE_GRACE_S + 5)
+    assert dispatch.submissions_in_broker() is None  # the in-memory broker: not searchable
+    assert claims.submission_sweep() == []

@@ -16,9 +16,10 @@ import tracemalloc
 
 import pytest
 
-from grading import engine, services
+from grading import engine, flow, messages, services
 from grading.compare import MAX_JSON_DEPTH, json_shape_ok, parse_frame
 from grading.models import Submission, TestResult
+from grading.verdict import outcomes_compute
 from tests.grading.conftest import SE_BLOCK_SOLUTION
 
 
@@ -33,7 +34,7 @@ def _submit_and_grade(user, code: str) -> Submission:
     submission = services.submission_create(
         user=user, exercise="se-block", code=code, kind="submit", enqueue=False
     )
-    services.submission_grade(submission_id=submission.pk, requeue=False)
+    flow.submission_grade(submission_id=submission.pk, requeue=False)
     submission.refresh_from_db()
     return submission
 
@@ -72,9 +73,9 @@ def test_nul_bytes_in_test_messages_are_stored(learner, docker_sandbox):
 
 
 def test_clean_text_leaves_ordinary_text_alone_and_makes_the_rest_storable():
-    assert services.clean_text("déjà vu ✓") == "déjà vu ✓"
-    assert services.clean_text("a\x00b") == "a\u2400b"
-    assert services.clean_text("lone \udc80 surrogate") == "lone ? surrogate"
+    assert flow.clean_text("déjà vu ✓") == "déjà vu ✓"
+    assert flow.clean_text("a\x00b") == "a\u2400b"
+    assert flow.clean_text("lone \udc80 surrogate") == "lone ? surrogate"
 
 
 @pytest.mark.django_db
@@ -84,9 +85,9 @@ def test_an_outcome_the_database_refuses_still_ends_the_submission(learner, monk
     submission = services.submission_create(
         user=learner, exercise="se-block", code=SE_BLOCK_SOLUTION, kind="submit", enqueue=False
     )
-    claimed = services.timezone.now()
+    claimed = flow.timezone.now()
     Submission.objects.filter(pk=submission.pk).update(status="running", started_at=claimed)
-    real_store = services._store
+    real_store = flow._store
     calls = []
 
     def refusing_once(**kwargs):
@@ -95,8 +96,8 @@ def test_an_outcome_the_database_refuses_still_ends_the_submission(learner, monk
             raise DataError("value refused")  # as Postgres refuses a NUL byte
         return real_store(**kwargs)
 
-    monkeypatch.setattr(services, "_store", refusing_once)
-    stored = services._finish(
+    monkeypatch.setattr(flow, "_store", refusing_once)
+    stored = flow._finish(
         submission=submission,
         claimed_at=claimed,
         values={"status": "failed", "message": "1 of 2", "score": 0.5},
@@ -105,7 +106,7 @@ def test_an_outcome_the_database_refuses_still_ends_the_submission(learner, monk
     assert stored and calls == ["failed", Submission.Status.SANDBOX_ERROR]
     submission.refresh_from_db()
     assert submission.status == Submission.Status.SANDBOX_ERROR
-    assert submission.message == services.STORE_FAILED_MESSAGE
+    assert submission.message == messages.STORE_FAILED_MESSAGE
 
 
 @pytest.mark.parametrize("source", ['"x"' + ".a" * 20_000, "y = " + "-" * 60_000 + "1"])
@@ -144,18 +145,18 @@ def test_many_empty_containers_are_refused_and_honest_frames_are_not():
 
 def test_an_absurd_array_shape_fails_its_own_checks_only():
     from grading.exercises import all_exercises
-    from grading.harness import harness_module
+    from grading.harness import harness_module, probes_module
 
     ex = {e.slug: e for e in all_exercises()}["se-block"]
     plan = ex.build(seed=3, sample=True)
-    results = harness_module().measure(plan.probes, plan.arrays, ex.reference_module())
+    results = probes_module().measure(plan.probes, plan.arrays, ex.reference_module())
     reference = engine.reference_measure(exercise=ex, plan=plan)
     framed = harness_module().frame("e" * 32, {"probes": results})
     body = json.loads(base64.b64decode(framed.strip().split(b":")[1]))
     body["probes"]["m0"]["y"]["__nd__"] = [1 << 40, 1 << 40, 1 << 40]
     back = parse_frame(_framed(json.dumps(body).encode(), "e" * 32), "e" * 32)
     assert back is not None
-    outcomes = engine.outcomes_compute(plan=plan, candidate=back["probes"], reference=reference)
+    outcomes = outcomes_compute(plan=plan, candidate=back["probes"], reference=reference)
     failed = {o.name for o in outcomes if not o.passed}
     m0 = {c.name for c in plan.checks if c.probe == "m0"}
     assert any(n.startswith("output") for n in failed & m0)

@@ -8,9 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
+from interviews import selectors as mock_selectors
 from interviews import services as mock_services
+from interviews.clock import GRACE
 from interviews.models import MockAnswer, MockAttempt
-from interviews.services import GRACE, MockAlreadyRunning, MockClosed, MockError
+from interviews.services import MockAlreadyRunning, MockClosed, MockError
 from learning import services
 from learning.models import TaskCompletion
 from quizbank.models import MockScript, MockStep
@@ -59,7 +61,7 @@ def test_an_untimed_attempt_has_no_deadline_and_never_expires(content):
     user = make_user()
     attempt = mock_services.mock_start(user=user, script=content.mock, untimed=True, now=T0)
     assert attempt.deadline is None
-    assert mock_services.mock_attempt_remaining(attempt=attempt, now=T0) is None
+    assert mock_selectors.mock_attempt_remaining(attempt=attempt, now=T0) is None
     late = T0 + dt.timedelta(days=2)
     mock_services.mock_expire_if_due(attempt=attempt, now=late)
     step = steps(attempt)[0]
@@ -155,10 +157,10 @@ def test_autosave_after_submit_is_refused(content):
 
 def test_remaining_time_counts_down_on_the_server_clock(content):
     attempt = mock_services.mock_start(user=make_user(), script=content.mock, now=T0)
-    assert mock_services.mock_attempt_remaining(attempt=attempt, now=T0) == 600
-    assert mock_services.mock_attempt_remaining(attempt=attempt, now=at(599.5)) == 0.5
-    assert mock_services.mock_attempt_remaining(attempt=attempt, now=at(450)) == 150
-    assert mock_services.mock_attempt_remaining(attempt=attempt, now=at(700)) == 0
+    assert mock_selectors.mock_attempt_remaining(attempt=attempt, now=T0) == 600
+    assert mock_selectors.mock_attempt_remaining(attempt=attempt, now=at(599.5)) == 0.5
+    assert mock_selectors.mock_attempt_remaining(attempt=attempt, now=at(450)) == 150
+    assert mock_selectors.mock_attempt_remaining(attempt=attempt, now=at(700)) == 0
 
 
 def test_submit_ends_the_attempt_now_and_is_idempotent(content):
@@ -223,7 +225,7 @@ def test_the_end_flags_traps_and_pre_ticks_rubric_points_by_keyword(content):
     rubric = {p.text: p.pk for p in content.items["free"].rubric.all()}
     assert answer.rubric_ticked == [rubric["Training error rises with depth"]]
 
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
     row = summary.rows[0]
     assert [t.phrase for t in row.traps] == ["overfitting"]
     assert row.traps[0].why == "Training error rises too."
@@ -259,7 +261,7 @@ def test_self_review_replaces_the_pre_ticks_and_ignores_foreign_ids(content):
     answer = MockAnswer.objects.get(attempt=attempt, step=step)
     assert answer.rubric_ticked == sorted([points[1], points[2]])
     assert answer.traps_hit == []
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
     assert [r.ticked for r in summary.rows[0].rubric] == [False, True, True]
 
 
@@ -274,7 +276,9 @@ def test_finishing_a_mock_ticks_the_plans_mock_task_after_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         mock_services.mock_submit(attempt=attempt, now=day14 + dt.timedelta(minutes=5))
         assert not TaskCompletion.objects.filter(plan=plan, task=task).exists()
-    assert len(callbacks) == 1
+    # the plan's tick, and the implementation round's final grading (this script has an
+    # exercise step)
+    assert len(callbacks) == 2
     assert TaskCompletion.objects.filter(plan=plan, task=task).exists()
 
 
@@ -326,7 +330,7 @@ def test_real_paper_discussion_flags_overfitting_on_the_plot_question():
         now=at(120),
     )
     mock_services.mock_submit(attempt=attempt, now=at(300))
-    summary = mock_services.mock_review_rows(attempt=attempt)
+    summary = mock_selectors.mock_review_rows(attempt=attempt)
     first = summary.rows[0]
     assert [t.phrase for t in first.traps] == ["is overfitting"]
     assert "overfitting would lower it" in first.traps[0].why

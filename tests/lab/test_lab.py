@@ -129,3 +129,78 @@ def test_the_worker_stores_a_run_and_the_panel_draws_it(client, django_user_mode
     assert "plain, 8 layers" in panel and "residual, 8 layers" in panel
     # One depth only: the page does not claim degradation it could not show.
     assert "cannot say whether depth hurt" in panel
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.docker
+def test_the_worker_stores_partial_curves_while_the_block_trains(settings, sandbox_image,
+                                                                 django_user_model):  # fmt: skip
+    """Read from another connection while lab_run works, as the page's poll does."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    settings.SANDBOX_BACKEND, settings.SANDBOX_IMAGE = "docker", sandbox_image
+    settings.LAB_PROGRESS_EVERY_S = 0.2
+    user = django_user_model.objects.create_user(username="labber3", password="lab-pass-123")
+    run = LabRun.objects.create(
+        user=user, exercise="basic-block", code=REFERENCE,
+        settings={"ns": [1], "steps": 60, "batch": 32, "lr": 0.05, "every": 5, "seed": 4},
+    )  # fmt: skip
+    seen: list[dict] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        try:
+            while not stop.is_set():
+                row = LabRun.objects.filter(pk=run.pk).values("status", "progress").first()
+                if row["status"] == "running" and row["progress"]:
+                    seen.append(row["progress"])
+                time.sleep(0.1)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        done = services.lab_run(run_id=run.pk)
+    finally:
+        stop.set()
+        watcher.join()
+    assert done.status == "done", done.detail
+    # Seen mid-way: some points for the first network, not yet all of the second's.
+    partial = [s for s in seen if 0 < len(s["networks"][0]["train_loss"])
+               and len(s["networks"][1]["train_loss"]) < 12]  # fmt: skip
+    assert partial, f"{len(seen)} snapshots seen, none partial"
+    assert partial[0]["networks"][0]["kind"] == "plain" and partial[0]["points"] == 12
+    # The last stored progress matches the final frame's curves (rounded for display).
+    for net, final in zip(done.progress["networks"], done.result["networks"], strict=True):
+        assert net["state"] == "done" and net["step"] == 60
+        assert net["train_loss"] == [round(v, 5) for v in final["train_loss"]]
+        assert net["grad_norms"] == final["grad_norms"]
+
+
+@pytest.mark.django_db
+def test_a_running_lab_shows_a_bar_per_network_and_its_partial_curves(client,
+                                                                      django_user_model):  # fmt: skip
+    from django.utils import timezone
+
+    from lab.progress import LabProgress
+
+    user = django_user_model.objects.create_user(username="labber4", password="lab-pass-123")
+    client.force_login(user)
+    progress = LabProgress({"ns": [1, 3], "steps": 150, "every": 10})
+    progress._apply({"net": 0, "grad_norms": [1.0, 0.5, 0.25]})
+    for step in (10, 20, 30):
+        progress._apply({"net": 0, "step": step, "loss": 2.0 / step, "err": 0.5})
+    LabRun.objects.create(user=user, exercise="basic-block", code=REFERENCE, status="running",
+                          started_at=timezone.now(), settings={"seed": 1},
+                          progress=progress.snapshot())  # fmt: skip
+    panel = client.get(reverse("lab-panel", args=["basic-block"])).content.decode()
+    assert 'hx-trigger="load delay:1s"' in panel  # polls again, soon while it is young
+    assert panel.count("<progress ") == 4
+    assert 'max="150" value="30" data-state="running"' in panel
+    assert "step 30 of 150" in panel and "waiting" in panel
+    assert 'id="lab-data"' in panel and 'id="lab-loss"' in panel and "grow as" in panel
+    assert "What this run shows" not in panel  # no finding from partial curves

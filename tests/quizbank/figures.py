@@ -311,7 +311,93 @@ def se_resnet50_extra() -> tuple[int, int]:
     return weights, count_params(with_se) - count_params(plain)
 
 
+# --- VGG (R1's comparison) ------------------------------------------------------------
+
+VGG_CONFIGS: dict[int, list[int | str]] = {
+    16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M"]
+    + [512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+
+def vgg(depth: int) -> nn.Sequential:
+    """VGG-16 / VGG-19 (configurations D and E) as torchvision builds them, on meta."""
+    return _meta(lambda: _vgg(depth))
+
+
+def _vgg(depth: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    channels = 3
+    for spec in VGG_CONFIGS[depth]:
+        if spec == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(channels, int(spec), 3, padding=1), nn.ReLU()]
+            channels = int(spec)
+    classifier = [nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU()]
+    classifier += [nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000)]
+    return nn.Sequential(*layers, *classifier)
+
+
+@cache
+def vgg_gmacs(depth: int) -> float:
+    return count_macs(vgg(depth), (1, 3, 224, 224)) / 1e9
+
+
+# --- CIFAR ResNets (R1 section 4.2: 6n + 2 layers, option A shortcuts) ------------------
+
+
+class CifarBasicBlock(nn.Module):
+    """Two 3x3 convs; option A shortcut: subsample and zero-pad channels, no parameters."""
+
+    def __init__(self, cin: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(cin, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.stride = stride
+        self.extra_channels = planes - cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x[:, :, :: self.stride, :: self.stride]
+        if self.extra_channels:
+            shortcut = nn.functional.pad(shortcut, (0, 0, 0, 0, 0, self.extra_channels))
+        return torch.relu(out + shortcut)
+
+
+def cifar_resnet(n: int, num_classes: int = 10) -> nn.Sequential:
+    """3x3 conv (16), three stages of n blocks at widths 16/32/64, pool, fc: 6n + 2 layers."""
+    return _meta(lambda: _cifar_resnet(n, num_classes))
+
+
+def _cifar_resnet(n: int, num_classes: int) -> nn.Sequential:
+    layers: list[nn.Module] = [conv3x3(3, 16), nn.BatchNorm2d(16), nn.ReLU()]
+    channels = 16
+    for stage, width in enumerate((16, 32, 64)):
+        for position in range(n):
+            stride = 2 if stage > 0 and position == 0 else 1
+            layers.append(CifarBasicBlock(channels, width, stride))
+            channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def weighted_layers(module: nn.Module) -> int:
+    """Depth as R1 counts it: convolutions and fully connected layers."""
+    return sum(isinstance(m, nn.Conv2d | nn.Linear) for m in module.modules())
+
+
+def stochastic_depth_expected_blocks(blocks: int, last_survival: float = 0.5) -> float:
+    """Expected active blocks when survival falls linearly from 1 to `last_survival`."""
+    return sum(1 - (index / blocks) * (1 - last_survival) for index in range(1, blocks + 1))
+
+
 # --- the registry ---------------------------------------------------------------------
+
+CIFAR_NS = (3, 9, 18, 200)
 
 FIGURES: dict[str, Callable[[], float]] = {
     "basic_block_64_params": lambda: block_params(lambda: BasicBlock(64, 64)),
@@ -349,6 +435,17 @@ FIGURES: dict[str, Callable[[], float]] = {
     "se_params_256_16": lambda: se_counts()[1],
     "se_resnet50_extra_weights": lambda: se_resnet50_extra()[0],
     "se_resnet50_extra_params": lambda: se_resnet50_extra()[1],
+    "vgg16_gmacs": lambda: vgg_gmacs(16),
+    "vgg19_gmacs": lambda: vgg_gmacs(19),
+    "vgg16_params": lambda: count_params(vgg(16)),
+    "vgg19_params": lambda: count_params(vgg(19)),
+    "resnet34_vs_vgg19_gmacs_ratio": lambda: gmacs(34) / vgg_gmacs(19),
+    **{
+        f"cifar_resnet_depth_n{n}": (lambda n=n: weighted_layers(cifar_resnet(n))) for n in CIFAR_NS
+    },
+    "cifar_resnet20_params": lambda: count_params(cifar_resnet(3)),
+    "cifar_resnet110_params": lambda: count_params(cifar_resnet(18)),
+    "stochastic_depth_expected_blocks_54": lambda: stochastic_depth_expected_blocks(54),
     "se_overhead_vs_bottleneck_256": lambda: (
         se_counts()[0] / block_conv_weights(lambda: Bottleneck(256, 64))
     ),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from quizbank.content_validation import chapter_folders
+from quizbank.content_source import chapter_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +53,9 @@ def test_no_two_items_ask_the_same_question():
     assert duplicates == []
 
 
-# Section A of RESNET-FACTS.md: tables the chapter gets wrong. Each may serve as a wrong
-# option in one item, so that a learner meets the misconception once, not as a pattern.
+# The tables the chapter gets wrong, each value checked against the paper. Each may serve
+# as a wrong option in one item, so that a learner meets the misconception once, not as a
+# pattern.
 WRONG_TABLES = {
     "shortcut options 24.5 / 24.0 / 23.6": [r"24\.5\b", r"24\.0\b", r"23\.6\b"],
     "paper top-1 24.0 / 22.4 / 21.3": [r"24\.0\b", r"22\.4\b", r"21\.3\b"],
@@ -138,3 +139,44 @@ def test_the_bank_covers_the_comparisons_interviewers_ask_for():
         "region proposal network",
     ):
         assert needle in text, needle
+
+
+def test_the_bank_covers_the_follow_ups_interviewers_ask_for():
+    """Issue 14's list beyond the comparisons: cost against VGG, R1's training recipe and
+    CIFAR design, the ensemble view and its lesion study, Wide ResNets, stochastic depth,
+    R2 on ImageNet, Highway networks in R1's words and the detection/segmentation legacy.
+    Each topic is asked about in a prompt, not only mentioned in an explanation."""
+    items = _items().values()
+    prompts = _words(" ".join(str(e["prompt"]) for e in items))
+    text = _words(" ".join(yaml.safe_dump(e) for e in items))
+    for needle in (
+        "vgg 19",
+        "inception",
+        "veit",
+        "lesion",
+        "wide residual networks",
+        "stochastic depth",
+        "learning rate",
+        "n basic blocks",
+        "highway",
+        "imagenet",
+        "detection and segmentation",
+    ):
+        assert needle in prompts, needle
+    for needle in (
+        "19 6",
+        "0 0001",
+        "momentum 0 9",
+        "batch 256",
+        "no dropout",
+        "scale augmentation",
+        "warm",
+        "6n 2",
+        "2 n paths",
+        "10 34",
+        "200 layer",
+        "roialign",
+    ):
+        assert needle in text, needle
+    declared = {e.get("figure") for e in items if e["kind"] == "numeric"}
+    assert {"resnet34_vs_vgg19_gmacs_ratio", "cifar_resnet_depth_n18"} <= declared

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from quizbank.content_figures import FIGURE_KEYS
-from quizbank.loader import COMPUTABLE_UNITS, content_read
+from quizbank.content_items import COMPUTABLE_UNITS
+from quizbank.content_source import content_read
 from tests.quizbank import figures
 from tests.quizbank.figures import FIGURES
 from tests.quizbank.loading import REAL
@@ -210,3 +211,27 @@ def test_every_computable_numeric_answer_declares_its_figure():
             f"{entry.file.relative_to(REAL)}: item '{entry.slug}' (unit {data.get('unit')!r})"
         )
     assert not missing, "numeric items without `figure:`:\n" + "\n".join(missing)
+
+
+def test_the_cifar_nets_have_6n_plus_2_layers_and_run_on_32x32_images():
+    for n in figures.CIFAR_NS:
+        assert FIGURES[f"cifar_resnet_depth_n{n}"]() == 6 * n + 2
+    with torch.device("cpu"):
+        model = figures.CifarBasicBlock(16, 32, 2)
+        assert tuple(model(torch.randn(2, 16, 32, 32)).shape) == (2, 32, 16, 16)
+    # Option A shortcuts hold no parameters: the count is the convs, BNs and fc only.
+    convs = 3 * 16 * 9 + sum(
+        9 * (cin * w + w * w)
+        for cin, w in [(16, 16)] * 3 + [(16, 32)] + [(32, 32)] * 2 + [(32, 64)] + [(64, 64)] * 2
+    )
+    batchnorms = 2 * (16 + 2 * 3 * (16 + 32 + 64))
+    assert FIGURES["cifar_resnet20_params"]() == convs + batchnorms + 64 * 10 + 10
+
+
+def test_vgg_keeps_224_inputs_at_7x7_before_its_classifier():
+    shapes = {}
+    model = figures.vgg(19)
+    model[-6].register_forward_hook(lambda m, i, o: shapes.__setitem__("flat", tuple(o.shape)))
+    model(torch.empty(1, 3, 224, 224, device="meta"))
+    assert shapes["flat"] == (1, 512 * 7 * 7)
+    assert len([m for m in model if isinstance(m, nn.Conv2d)]) + 3 == 19

@@ -18,7 +18,8 @@ from accounts.models import LearnerProfile
 from interviews.models import MockAnswer, MockAttempt
 from learning.models import ReviewLogEntry
 from quizbank import content_latex
-from quizbank.loader import ContentError, bank_load
+from quizbank.content_source import ContentError
+from quizbank.loader import bank_load
 from quizbank.models import (
     Chapter,
     ExerciseStatement,

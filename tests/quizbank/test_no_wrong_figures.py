@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from quizbank.loader import Entry, content_read
+from quizbank.content_source import Entry, content_read
 from tests.quizbank.loading import FIXTURE, REAL
 
 NOT_DIGIT = r"(?<![\d.,])"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from quizbank.content_validation import chapter_folders
+from quizbank.content_source import chapter_folders
 
 MAX_SHARE = 0.40
 

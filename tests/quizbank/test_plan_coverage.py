@@ -21,7 +21,8 @@ T0 = dt.datetime(2026, 3, 2, 0, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def bank():
-    from quizbank.loader import bank_load, chapter_folders
+    from quizbank.content_source import chapter_folders
+    from quizbank.loader import bank_load
 
     bank_load(folders=chapter_folders())
     return Chapter.objects.get(slug="resnet")
@@ -121,6 +122,33 @@ def test_every_exercise_and_problem_appears_in_some_task(bank):
     assert (
         set(ExerciseStatement.objects.filter(**active).values_list("slug", flat=True))
         == named_exercises
+    )
+
+
+def test_every_mock_interview_is_named_by_some_task(bank):
+    """The implementation round was in the bank but on no day of the plan (issue 14)."""
+    from quizbank.models import MockScript, ReviewTask
+
+    named = set(
+        ReviewTask.objects.filter(
+            review_day__chapter=bank, retired=False, kind=ReviewTask.Kind.MOCK
+        ).values_list("mock__slug", flat=True)
+    )
+    active = set(
+        MockScript.objects.filter(chapter=bank, retired=False).values_list("slug", flat=True)
+    )
+    assert active == named
+    implementation = ReviewTask.objects.get(
+        review_day__chapter=bank, retired=False, mock__slug="implementation-round"
+    )
+    # It comes after the days that implement the blocks it asks for.
+    exercise_days = {
+        e.slug: t.review_day.day
+        for t in ReviewTask.objects.filter(review_day__chapter=bank, retired=False)
+        for e in t.named_exercises()
+    }
+    assert implementation.review_day.day > max(
+        exercise_days["basic-block"], exercise_days["bottleneck-block"]
     )
 
 

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def bank():
-    from quizbank.loader import bank_load, chapter_folders
+    from quizbank.content_source import chapter_folders
+    from quizbank.loader import bank_load
 
     bank_load(folders=chapter_folders())
     return Chapter.objects.get(slug="resnet")
@@ -156,7 +157,7 @@ def test_the_anki_deck_lists_options_in_the_downloading_learners_order(client, b
 def test_every_item_of_the_bank_has_a_difficulty_and_practice_goes_from_easy_to_hard(client, bank):
     import yaml
 
-    from quizbank.loader import chapter_folders
+    from quizbank.content_source import chapter_folders
 
     declared = 0
     for path in chapter_folders()[0].rglob("*.yaml"):

@@ -8,10 +8,10 @@ import numpy as np
 
 from grading.compare import Missing, Unusable
 from grading.exercises import SOURCE, Check, Exercise, TestPlan
-from grading.harness import harness_module
+from grading.harness import fixtures_module
 from grading.static import Rules, violations
 
-SENTINEL = harness_module().SENTINEL  # what the harness fills tensors with beforehand
+SENTINEL = fixtures_module().SENTINEL  # what the harness fills tensors with beforehand
 
 STATEMENT = """\
 Write two functions.
@@ -239,7 +239,7 @@ def _values(params: dict, name: str) -> np.ndarray:
 
 
 def _decide_convs(got: dict, want: dict) -> tuple[bool, str]:
-    layout = harness_module().small_resnet_layout()
+    layout = fixtures_module().small_resnet_layout()
     params, wrong = _params(got), []
     for name, fans in layout["conv"].items():
         values = _values(params, name)
@@ -255,7 +255,7 @@ def _decide_convs(got: dict, want: dict) -> tuple[bool, str]:
 
 def _decide_bn(flag: bool):
     def decide(got: dict, want: dict) -> tuple[bool, str]:
-        layout = harness_module().small_resnet_layout()
+        layout = fixtures_module().small_resnet_layout()
         params, wrong = _params(got), []
         zeroed = set(layout["last_bn"]) if flag else set()
         for name in layout["bn_weight"] + layout["bn_bias"]:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
-from grading import services
+from grading import flow, services
 from grading.models import Submission
 
 CANNOT_RUN = 2
@@ -71,11 +71,11 @@ class Command(BaseCommand):
         except services.SubmissionRefused as exc:
             self.fail(str(exc))
 
-        graded = services.submission_grade(submission_id=submission.pk, requeue=False)
+        graded = flow.submission_grade(submission_id=submission.pk, requeue=False)
         while graded is not None and graded.status == Submission.Status.QUEUED:
             # A sandbox error: the service queued it again; retry here after the same backoff.
-            time.sleep(services.retry_countdown(attempts=graded.attempts - 1))
-            graded = services.submission_grade(submission_id=submission.pk, requeue=False)
+            time.sleep(flow.retry_countdown(attempts=graded.attempts - 1))
+            graded = flow.submission_grade(submission_id=submission.pk, requeue=False)
         submission.refresh_from_db()
         self.report(submission, as_json=as_json)
         if submission.status == Submission.Status.PASSED:

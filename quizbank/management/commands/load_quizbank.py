@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from quizbank.loader import ContentError, bank_load, chapter_folders
+from quizbank.content_source import ContentError, chapter_folders
+from quizbank.loader import bank_load
 
 
 class Command(BaseCommand):
