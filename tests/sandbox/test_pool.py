@@ -280,12 +280,15 @@ def test_the_reaper_removes_the_waiters_of_a_dead_worker(pooled, request):
         client = request.getfixturevalue("docker_client")
         orphans = [
             c
-            for c in client.containers.list(all=True, filters={"label": LABEL})
-            if c.labels.get(OWNER_LABEL, "").split("/")[1:2] == [str(dead.pid)]
+            for c in client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+            if c.attrs["Labels"].get(OWNER_LABEL, "").split("/")[1:2] == [str(dead.pid)]
         ]
-        assert orphans, "the dead worker's waiter should still be there before the reaper runs"
+        # The child said its waiter was up. On a shared engine another live worker's
+        # periodic reaper may remove it first; whoever does, it must go.
         assert docker_backend.reap_leftovers(client=client) >= len(orphans)
-        left = {c.id for c in client.containers.list(all=True, filters={"label": LABEL})}
+        left = {
+            c.id for c in client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+        }
         assert not {c.id for c in orphans} & left
     else:
         mine = [g for g in _dead_groups() if _group_name(g).startswith(f"{dead.pid}-")]
