@@ -339,3 +339,23 @@ def test_hostile_programs_get_the_same_answer_warm(pooled, program, monkeypatch)
     assert result.wall_s <= limits.wall_s + 3.0, summary
     assert program.stdout_has in result.stdout, result.stdout[-2000:]
     assert wait_until_gone(lambda: processes_carrying(token)) == []
+
+
+def test_a_warm_jobs_stdout_reaches_its_own_listener(pooled):
+    """The listener is handed over with the job: the waiter's first owner (the job whose
+    shape started it) never hears the next job, and the next job's listener does."""
+    limits = Limits(wall_s=30)
+    source = b"import sys\nfor i in range(3):\n    print('tick', i, flush=True)\n"
+    heard: dict[str, list[bytes]] = {"first": [], "second": []}
+
+    def job(who: str) -> Job:
+        return Job(files={"main.py": source}, command=["python", "-I", "-B", "main.py"],
+                   on_stdout=heard[who].append)  # fmt: skip
+
+    pooled.run(job("first"), limits)  # cold; starts the waiter with this Job's shape
+    _wait_for_waiter(pooled, job("second"), limits)
+    first_heard = b"".join(heard["first"])
+    result = pooled.run(job("second"), limits)
+    assert result.warm and result.stdout == b"tick 0\ntick 1\ntick 2\n"
+    assert b"".join(heard["second"]) == result.stdout
+    assert b"".join(heard["first"]) == first_heard  # nothing more for the first job
