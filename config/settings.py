@@ -13,7 +13,7 @@
 | SANDBOX_BACKEND | auto | auto, docker, bwrap or none |
 | SANDBOX_IMAGE | resnet-sandbox:<hash of the recipe> | the Docker image jobs run in |
 | SANDBOX_GPUS | none | none, all, or device ids such as 0,1 |
-| SANDBOX_POOL_SIZE | 1 | warm Docker sandboxes kept per job shape and worker process (read by sandbox/) |
+| SANDBOX_POOL_SIZE | 1 | warm sandboxes (Docker or bubblewrap) kept per job shape and worker process (read by sandbox/) |
 | SANDBOX_CGROUP_PARENT | (none) | bubblewrap: a cgroup v2 folder with memory and pids (read by sandbox/) |
 | SANDBOX_WALL_S / SANDBOX_MEMORY_MB / SANDBOX_PIDS / SANDBOX_CPUS | 20 / 1024 / 64 / 1 | per-job limits |
 | SANDBOX_OUTPUT_KB / SANDBOX_TMPFS_MB | 64 / 64 | per-stream output cap, writable tmpfs size |

@@ -129,15 +129,14 @@ def on_worker_shutting_down(*, how: str = "Warm", **_kwargs) -> None:
 
 @worker_process_shutdown.connect
 def drain_the_warm_pool(**_: object) -> None:
-    """A pool child that exits removes its waiting sandbox containers (a child ends with
-    os._exit, which skips atexit); one that is killed leaves them to their own clock and
-    the reaper."""
-    from sandbox.docker_backend import pool_drain
+    """A pool child that exits removes its waiting sandboxes (a child ends with os._exit,
+    which skips atexit); one that is killed leaves them to their own clock and the reaper."""
+    from sandbox.pool import drain_all
 
     try:
-        drained = pool_drain()
+        drained = drain_all()
     except Exception:  # the engine may be gone; the containers end by themselves
         logger.warning("could not drain the warm sandbox pool", exc_info=True)
         return
     if drained:
-        logger.info("removed %d waiting sandbox container(s)", drained)
+        logger.info("removed %d waiting sandbox(es)", drained)

@@ -36,7 +36,9 @@ def select_backend(preference: str = "auto", *, image: str | None = None) -> Bac
 
 def run(job: Job, limits: Limits | None = None, *, backend: str = "auto",
         image: str | None = None) -> RunResult:  # fmt: skip
-    return select_backend(backend, image=image).run(job, limits or Limits())
+    from sandbox.backends import chosen_backend
+
+    return chosen_backend(backend, image=image).run(job, limits or Limits())
 
 
 def backend_status(*, preference: str = "auto", image: str | None = None) -> dict[str, object]:

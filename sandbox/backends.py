@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+import time
 from typing import Any, Protocol
 
 from sandbox.image import REPOSITORY, image_tag
@@ -88,9 +90,30 @@ def select_backend(preference: str = "auto", *, image: str | None = None) -> Bac
     raise SandboxUnavailable(f"no sandbox backend on this host: {HOW_TO_ENABLE}")
 
 
+# How long a chosen backend is reused by sandbox.run() before it is chosen again (which
+# asks the engine for its version, a ping and the image: 10-30 ms a run otherwise).
+BACKEND_RECHECK_S = 10.0
+_CHOSEN: dict[tuple[str, str], tuple[float, Backend]] = {}
+_CHOSEN_LOCK = threading.Lock()
+
+
+def chosen_backend(preference: str = "auto", *, image: str | None = None) -> Backend:
+    """select_backend(), remembered for BACKEND_RECHECK_S; an unavailable one never is."""
+    key = (preference, _expected_image(image))
+    now = time.monotonic()
+    with _CHOSEN_LOCK:
+        hit = _CHOSEN.get(key)
+    if hit is not None and now - hit[0] < BACKEND_RECHECK_S:
+        return hit[1]
+    backend = select_backend(preference, image=image)
+    with _CHOSEN_LOCK:
+        _CHOSEN[key] = (now, backend)
+    return backend
+
+
 def bwrap_problem() -> str:
     """Why bubblewrap jobs cannot be bounded here ('' when they can)."""
-    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+    from sandbox.cgroups import LimitsUnavailable, limit_mechanism
     from sandbox.seccomp import SeccompUnavailable, filter_program
 
     try:
@@ -146,7 +169,7 @@ def backend_status(
 
 def _bwrap_limits() -> str:
     """How bubblewrap jobs are bounded here: the cgroup mechanism, or why none can be."""
-    from sandbox.bwrap_backend import LimitsUnavailable, limit_mechanism
+    from sandbox.cgroups import LimitsUnavailable, limit_mechanism
 
     try:
         mechanism, parent = limit_mechanism()
@@ -158,12 +181,12 @@ def _bwrap_limits() -> str:
 def reap_leftovers() -> int:
     """Remove what dead workers left (call when a worker starts): labelled containers, and
     bubblewrap jobs' cgroups with anything still running in them. Returns the count."""
-    from sandbox.bwrap_backend import reap_leftovers as reap_groups
+    from sandbox.cgroups import reap_leftovers as reap_groups
 
     removed = reap_groups()
     client = _docker_client()
     if client is not None:
-        from sandbox.docker_backend import reap_leftovers as reap_containers
+        from sandbox.docker_reap import reap_leftovers as reap_containers
 
         removed += reap_containers(client=client)
     return removed

@@ -1,11 +1,13 @@
-"""Bounded collection of a job's output: a flood must not fill the worker's memory."""
+"""Bounded collection of a job's output (a flood must not fill the worker's memory), and
+the status a run gets from what was observed of it outside the box."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
-from sandbox.bootstrap import READY
+from sandbox.bootstrap import READY, WAITING
+from sandbox.types import RunResult, Status
 
 
 class CappedStream:
@@ -48,6 +50,7 @@ class JobOutput:
         self.ready = False
         self._prefix = b""  # stderr bytes seen before the marker (bootstrap's own messages)
         self.over_cap = threading.Event()
+        self.waiting = threading.Event()  # a warm waiter has imported and waits for its job
         self._listener: Callable[[bytes], None] | None = None
 
     def listen(self, listener: Callable[[bytes], None] | None) -> None:
@@ -70,6 +73,9 @@ class JobOutput:
     def feed_stderr(self, data: bytes) -> None:
         if not self.ready:
             self._prefix += data
+            if not self.waiting.is_set() and WAITING in self._prefix:
+                self._prefix = self._prefix.replace(WAITING, b"", 1)
+                self.waiting.set()
             at = self._prefix.find(READY)
             if at < 0:
                 # The bootstrap writes a short message at most before the marker.
@@ -85,3 +91,49 @@ class JobOutput:
     def setup_message(self) -> str:
         """What the bootstrap said before failing (empty when it got as far as the exec)."""
         return self._prefix.decode("utf-8", "replace").strip()
+
+
+def job_result(
+    *,
+    output: JobOutput,
+    code: int | None,
+    timed_out: bool,
+    oom: bool,
+    killed_from_outside: str | None = None,
+    wall: float,
+    backend: str,
+    image: str | None,
+) -> RunResult:
+    """Turn what was observed from outside into a status; the order decides ties."""
+    signal = code - 128 if code is not None and code > 128 else None
+    detail = ""
+    if output.over_cap.is_set():
+        status = Status.OUTPUT_LIMIT
+    elif timed_out:
+        status = Status.TIMEOUT
+    elif oom:
+        status = Status.MEMORY_LIMIT
+    elif killed_from_outside:
+        # Killed by the engine on someone's order while it ran: our failure, retried.
+        status = Status.SANDBOX_ERROR
+        detail = f"the container was killed from outside: {killed_from_outside} (exit {code})"
+    elif not output.ready:
+        status = Status.SANDBOX_ERROR
+        detail = output.setup_message() or f"the job never started (exit {code})"
+    elif code == 0:
+        status = Status.OK
+    else:
+        status = Status.RUNTIME_ERROR
+    return RunResult(
+        status=status,
+        exit_code=code,
+        signal=signal,
+        stdout=output.stdout.value(),
+        stderr=output.stderr.value(),
+        stdout_truncated=output.stdout.truncated,
+        stderr_truncated=output.stderr.truncated,
+        wall_s=wall,
+        backend=backend,
+        image=image,
+        detail=detail,
+    )

@@ -23,11 +23,22 @@ SENTINEL = 7.0  # what init probes fill tensors with: a value no initializer pro
 def _uniform01(seed: int, key: str, count: int) -> np.ndarray:
     """Deterministic uniforms in [0, 1): splitmix64 over a counter, the same on any machine."""
     base = (seed * 0x9E3779B97F4A7C15 + zlib.crc32(key.encode()) * 0xD1B54A32D192ED03) & MASK64
-    z = np.arange(count, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(base)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * (2.0**-53)
+    # In place, one scratch array: the same numbers as the plain expression in half the
+    # time (a ResNet's 11 M weights are drawn twice per grading, inside and outside).
+    z = np.arange(count, dtype=np.uint64)
+    z *= np.uint64(0x9E3779B97F4A7C15)
+    z += np.uint64(base)
+    scratch = np.empty_like(z)
+    for shift, factor in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(z, np.uint64(shift), out=scratch)
+        z ^= scratch
+        z *= np.uint64(factor)
+    np.right_shift(z, np.uint64(31), out=scratch)
+    z ^= scratch
+    z >>= np.uint64(11)
+    out = z.astype(np.float64)
+    out *= 2.0**-53
+    return out
 
 
 def seeded_value(seed: int, name: str, shape: list[int]) -> np.ndarray:

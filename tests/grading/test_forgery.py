@@ -9,6 +9,7 @@ import pytest
 
 from grading import engine
 from grading.verdict import Verdict
+from tests.grading.pooled import sandbox_mode  # noqa: F401 - each test cold and pooled
 
 pytestmark = pytest.mark.docker
 

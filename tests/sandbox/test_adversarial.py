@@ -54,8 +54,15 @@ def containers_carrying(token: str) -> list[str]:
 
     client = docker.from_env()
     names = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if any(token in env for env in container.attrs["Config"].get("Env") or []):
+    # Listed sparse, then inspected one by one: a used container is removed on a thread,
+    # and may go between the listing and its inspection.
+    for listed in client.containers.list(all=True, sparse=True, filters={"label": LABEL}):
+        try:
+            container = client.containers.get(listed.id)
+        except docker.errors.NotFound:
+            continue
+        env = container.attrs["Config"].get("Env") or []
+        if any(token in entry for entry in env):
             names.append(container.name)
     return names
 

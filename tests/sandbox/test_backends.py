@@ -178,7 +178,10 @@ def test_reaping_removes_a_dead_workers_containers_and_spares_a_live_ones(
         )
     try:
         assert reap_leftovers() >= 1
-        left = {c.id for c in docker_client.containers.list(all=True, filters={"label": LABEL})}
+        left = {
+            c.id
+            for c in docker_client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+        }
         assert made["dead"].id not in left
         assert made["live"].id in left
     finally:

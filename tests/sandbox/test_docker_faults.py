@@ -143,7 +143,10 @@ def test_the_reaper_removes_a_container_past_its_deadline_even_if_its_owner_live
     )
     try:
         reap_leftovers(client=docker_client)
-        left = {c.id for c in docker_client.containers.list(all=True, filters={"label": LABEL})}
+        left = {
+            c.id
+            for c in docker_client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+        }
         assert overdue.id not in left and current.id in left
     finally:
         for container in (overdue, current):
