@@ -157,6 +157,7 @@ class StartCounter(threading.Thread):
     def __init__(self, client, image: str) -> None:
         super().__init__(daemon=True)
         self.owners: Counter[str] = Counter()
+        self.image = image
         self._events = client.events(
             filters={"type": "container", "event": "start", "image": image}, decode=True
         )
@@ -164,7 +165,9 @@ class StartCounter(threading.Thread):
     def run(self) -> None:
         try:
             for event in self._events:
-                self.owners[event.get("Actor", {}).get("Attributes", {}).get(OWNER_LABEL, "?")] += 1
+                attributes = event.get("Actor", {}).get("Attributes", {})
+                if attributes.get("image") == self.image:
+                    self.owners[attributes.get(OWNER_LABEL, "?")] += 1
         except Exception:
             pass  # closed at the end
 
@@ -172,6 +175,13 @@ class StartCounter(threading.Thread):
         time.sleep(1)  # the last start's event is on its way
         self._events.close()
         return self.owners
+
+
+def _containers(client, image: str, **filters: str) -> list[dict]:
+    """This suite's containers: created from its own tag. (The engine's `ancestor` filter
+    matches the image's id, which other users' containers of the same image share.)"""
+    listed = client.api.containers(all=True, filters={"ancestor": image, **filters})
+    return [c for c in listed if c.get("Image") == image]
 
 
 def _owner_pid(owner: str) -> int:
@@ -183,7 +193,7 @@ def _serving(client, image: str) -> dict[int, str]:
     once it has forked its job (three processes: `timeout`, the waiter, the job); a cold
     container serves from its start."""
     found: dict[int, str] = {}
-    for listed in client.api.containers(filters={"ancestor": image, "status": "running"}):
+    for listed in _containers(client, image, status="running"):
         try:
             command = client.api.inspect_container(listed["Id"])["Config"]["Cmd"]
             if WARM_MARK in command and len(client.api.top(listed["Id"])["Processes"]) < 3:
@@ -459,7 +469,7 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
         # none. Within REAP_EVERY_S of the last death, plus a sweep of slack.
         deadline = time.monotonic() + 45
         while True:
-            left = docker_client.api.containers(all=True, filters={"ancestor": image})
+            left = _containers(docker_client, image)
             owners = Counter(c["Labels"].get(OWNER_LABEL, "") for c in left)
             serving = _serving(docker_client, image)
             if (
@@ -475,7 +485,7 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
             _stop_group(stack.workers[name])
         deadline = time.monotonic() + 20
         # The low-level list: the high-level one inspects each and races their removal.
-        while docker_client.api.containers(all=True, filters={"ancestor": image}):
+        while _containers(docker_client, image):
             assert time.monotonic() < deadline, "a stopped worker left its containers behind"
             time.sleep(0.5)
 
@@ -503,6 +513,9 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
             own_postgres.start()
         connection.close()
         _wait_for_sessions_to_end(postgres)
-        for container in docker_client.containers.list(all=True, filters={"ancestor": image}):
-            container.remove(force=True)
+        for listed in _containers(docker_client, image):
+            try:
+                docker_client.api.remove_container(listed["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
         docker_client.images.remove(image, noprune=True)
