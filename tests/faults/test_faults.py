@@ -310,7 +310,9 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
 ):  # fmt: skip
     from config.celery_app import app
 
-    assert own_postgres is not None and postgres.settings_dict["PORT"] == str(own_postgres.port)
+    assert own_postgres is not None and postgres.settings_dict["PORT"] == str(own_postgres.port), (
+        "the suite's own Postgres is not Django's database: run it alone (pytest tests/faults)"
+    )
     settings.GRADING_MAX_ACTIVE = 1000  # one learner keeps the whole load in flight
     # The suite's own tag of the sandbox image: its containers are told apart from those
     # of anyone else using the same engine.
