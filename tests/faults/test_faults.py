@@ -203,8 +203,11 @@ def _serving(client, image: str) -> dict[int, str]:
     for listed in _containers(client, image, status="running"):
         try:
             command = client.api.inspect_container(listed["Id"])["Config"]["Cmd"]
-            if WARM_MARK in command and len(client.api.top(listed["Id"])["Processes"]) < 3:
-                continue  # waiting for a job
+            if WARM_MARK in command:
+                # None once its processes are gone (it is ending).
+                processes = client.api.top(listed["Id"]).get("Processes") or []
+                if len(processes) < 3:
+                    continue  # waiting for a job, or ending
             found[_owner_pid(listed["Labels"][OWNER_LABEL])] = listed["Id"]
         except (docker.errors.NotFound, docker.errors.APIError, KeyError, ValueError):
             continue  # it ended meanwhile
@@ -369,12 +372,17 @@ def test_faults_cost_seconds_and_never_a_wrong_verdict(
 
         # 1. A sandbox container killed from outside: our failure, retried.
         post_batch()
-        _name, hit, _pid, container, _claim = in_progress()
-        time.sleep(0.5)
-        killed_at = time.monotonic()
-        subprocess.run(["docker", "kill", container], capture_output=True, check=False)
-        freed, _reclaimed, final = _wait_row(hit, _claim, killed_at)
-        attempts = Submission.objects.get(pk=hit).attempts
+        for _try in range(3):
+            _name, hit, _pid, container, claim = in_progress()
+            time.sleep(0.5)
+            killed_at = time.monotonic()
+            subprocess.run(["docker", "kill", container], capture_output=True, check=False)
+            freed, _reclaimed, final = _wait_row(hit, claim, killed_at)
+            attempts = Submission.objects.get(pk=hit).attempts
+            if attempts:
+                break
+            # Final at its first attempt: the job ended just before the kill, or the kill
+            # was taken for the candidate's error (then its verdict is wrong, below).
         table.append(("docker kill of a sandbox container", f"{freed:.1f} s",
                       f"#{hit}: retried ({attempts}) as our error, final {final:.1f} s after"))  # fmt: skip
         assert attempts >= 1, "a container killed from outside was not retried"
