@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format sandbox-image sandbox-base clean
+.PHONY: run test install lint format sandbox-image sandbox-base app-image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,19 @@ sandbox-base:
 
 sandbox-image: $(STAMP) sandbox-base
 	$(PY) -m sandbox build-image --torch $(TORCH)
+
+# The app image (web, workers, beat: the Dockerfile at the root) on the same offline base,
+# built with no network: pip downloads every wheel it installs on this host first (its own
+# configuration applies, such as a local folder of wheels for torch's CPU build).
+# async-timeout: redis needs it below Python 3.11.3, as Debian's 3.11.2 is; pip here
+# decides markers for this host's Python.
+APP_IMAGE ?= resnet-prep-app
+app-image: $(STAMP) sandbox-base
+	find wheels -type f ! -name README.md -delete
+	$(PY) -m pip download --quiet --prefer-binary -d wheels . 'setuptools>=68' wheel \
+		'async-timeout>=4.0.3'
+	docker build --network none -t $(APP_IMAGE) --build-arg BASE=resnet-sandbox-base:bookworm \
+		--build-arg PIP_FLAGS="--no-index --find-links /tmp/wheels" .
 
 clean:
 	rm -rf $(VENV) var

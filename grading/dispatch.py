@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from config.celery_app import app as celery_app
 from grading import catalog
@@ -43,6 +44,10 @@ PRIORITY_AGAIN = 0
 PRIORITY_RESENT = 3
 PRIORITY_NEW = 6
 GRADING_QUEUES = ("grade.cpu", "grade.gpu")
+# A queued row's message is claimed within moments of its delivery (a retry's countdown
+# holds it at most 8 s); one still unacknowledged after this is sent again (a duplicate
+# is harmless: the claim is one UPDATE).
+UNACKED_HELD_S = 20.0
 _TASK_ID = re.compile(rb'"' + re.escape(TASK_ID_PREFIX.encode()) + rb"(\d+)-")
 
 
@@ -181,8 +186,13 @@ def submissions_in_broker() -> set[int] | None:
             for key in client.scan_iter(match=f"{queue}*", count=100):
                 for raw in client.lrange(key, 0, -1):
                     found.update(int(m) for m in _TASK_ID.findall(raw))
-        for raw in client.hvals("unacked"):
-            found.update(int(m) for m in _TASK_ID.findall(raw))
+        # Delivered but not acknowledged: held, unless delivered UNACKED_HELD_S ago (a
+        # worker killed before claiming it; Redis would keep it for an hour).
+        delivered_before = timezone.now().timestamp() - UNACKED_HELD_S
+        since = dict(client.zrange("unacked_index", 0, -1, withscores=True))
+        for tag, raw in client.hgetall("unacked").items():
+            if since.get(tag, delivered_before) >= delivered_before:
+                found.update(int(m) for m in _TASK_ID.findall(raw))
         return found
     except Exception as exc:  # noqa: BLE001 - an unreadable broker proves nothing
         logger.warning("sweeper could not search the broker: %s", exc)

@@ -76,3 +76,24 @@ def test_with_the_broker_unreadable_nothing_is_taken_for_lost(learner, broker):
     queued(learner, seconds_ago=claims.MESSAGE_GRACE_S + 5)
     assert dispatch.submissions_in_broker() is None  # the in-memory broker: not searchable
     assert claims.submission_sweep() == []
+
+
+def test_a_message_a_dead_worker_took_without_claiming_its_row_is_sent_again(
+    learner, redis_broker, django_capture_on_commit_callbacks
+):
+    # Delivered to a worker that was SIGKILLed before its claim: kombu keeps the message
+    # in `unacked` (given back only after its hour-long visibility timeout).
+    import time
+
+    taken = queued(learner, seconds_ago=claims.MESSAGE_GRACE_S + 30)
+    fresh = queued(learner, seconds_ago=claims.MESSAGE_GRACE_S + 30)
+    for tag, pk, delivered in (
+        ("dead", taken, time.time() - dispatch.UNACKED_HELD_S - 5),
+        ("live", fresh, time.time() - 1),  # a worker about to claim it
+    ):
+        payload = f'[{{"headers": {{"id": "submission-{pk.pk}-x"}}}}, "", "grade.cpu"]'
+        redis_broker.hset("unacked", tag, payload)
+        redis_broker.zadd("unacked_index", {tag: delivered})
+    assert dispatch.submissions_in_broker() == {fresh.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert claims.submission_sweep() == [taken.pk]
