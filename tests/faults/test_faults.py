@@ -49,7 +49,7 @@ from accounts import services as account_services
 from grading import dispatch
 from grading.models import Submission, TestResult
 from sandbox.bootstrap import PRELOAD
-from sandbox.docker_backend import OWNER_LABEL, _owner_alive
+from sandbox.docker_reap import OWNER_LABEL, _owner_alive
 from tests.conftest import free_port
 from tests.grading.conftest import (
     _stop_group,
