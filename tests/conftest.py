@@ -170,3 +170,17 @@ def wait_in_page(page, expression: str, arg=None, *, timeout: float = 30_000) ->
         if time.monotonic() > deadline:
             raise TimeoutError(f"still false after {timeout} ms: {expression}")
         time.sleep(0.1)
+
+
+def logged_in_context(browser, live_server, user, **options):
+    """A Chromium context already signed in as `user` (the test client's session cookie),
+    so browser tests start on the page they test, not on the log-in form."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(**options)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    return context

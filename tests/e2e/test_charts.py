@@ -8,13 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from learning import scheduling, services
 from learning.answers import Checked
 from learning.models import LearnerCard
-from tests.conftest import wait_in_page
+from tests.conftest import logged_in_context, wait_in_page
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -35,11 +34,8 @@ CHART_FACTS = """id => {
 
 
 def _page(browser, live_server, user, *, width=1280, height=900):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    context = logged_in_context(
+        browser, live_server, user, viewport={"width": width, "height": height}
     )
     page = context.new_page()
     errors: list[str] = []

@@ -7,11 +7,10 @@ artifacts_dir/screenshots/exercise-*.png."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from grading.models import Submission, TestResult
-from tests.conftest import wait_in_page
+from tests.conftest import logged_in_context, wait_in_page
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,13 +55,7 @@ def _failed_submission(user) -> Submission:
 
 
 def _context(browser, live_server, user, **options):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**options)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
-    return context
+    return logged_in_context(browser, live_server, user, **options)
 
 
 def _box(page, selector):

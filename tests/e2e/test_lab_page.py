@@ -6,17 +6,13 @@ own curves. Screenshots go to the test artifacts."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from tests.conftest import wait_in_page
-from tests.grading.conftest import _stop_group, _wait_for_sessions_to_end, database_url
+from tests.grading.conftest import celery_worker
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,36 +39,10 @@ CHART_POINTS = """() => ["lab-loss", "lab-grads", "lab-error"].map((id) => {
 @pytest.fixture
 def lab_worker(postgres, redis_url, sandbox_image, artifacts_dir):
     """A `celery worker` on the lab queue only, as a CPU-only deployment runs it."""
-    import redis
-
-    redis.Redis.from_url(redis_url).delete("lab.cpu")  # stale messages
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(postgres.settings_dict),
-        "CELERY_BROKER_URL": redis_url,
-        "SANDBOX_BACKEND": "docker",
-        "SANDBOX_IMAGE": sandbox_image,
-        "LAB_PROGRESS_EVERY_S": "0.5",
-        "PYTHONUNBUFFERED": "1",
-    }
     log_path = artifacts_dir / "e2e-lab-worker.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "lab.cpu",
-         "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while "ready." not in log_path.read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the lab worker did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield log_path
-    finally:
-        _stop_group(proc)
-        log.close()
-        _wait_for_sessions_to_end(postgres)
+    with celery_worker(postgres, redis_url, sandbox_image, log_path, queues="lab.cpu",
+                       env={"LAB_PROGRESS_EVERY_S": "0.5"}) as log:  # fmt: skip
+        yield log
 
 
 def test_a_short_lab_streams_progress_then_draws_its_charts(

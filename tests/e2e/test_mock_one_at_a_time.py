@@ -12,7 +12,7 @@ from django.test import Client
 
 from interviews.models import MockAnswer, MockAttempt
 from quizbank.models import MockStep
-from tests.conftest import wait_in_page
+from tests.conftest import logged_in_context, wait_in_page
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,13 +26,8 @@ def shots(artifacts_dir):
 
 
 def _context(browser, live_server, user, **options):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
-    return context
+    viewport = {"width": 1280, "height": 900}
+    return logged_in_context(browser, live_server, user, viewport=viewport, **options)
 
 
 def _steps(content):

@@ -6,9 +6,8 @@ Screenshot: artifacts_dir/screenshots/scratch-console.png."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
-from tests.conftest import wait_in_page
+from tests.conftest import logged_in_context, wait_in_page
 from tests.grading.conftest import SE_BLOCK_SOLUTION, worker  # noqa: F401 - the worker fixture
 from tests.learning.factories_learner import make_user
 
@@ -30,12 +29,7 @@ def test_a_script_runs_against_the_editors_code(browser, live_server, worker, ar
     shots = artifacts_dir / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     user = make_user("ada")
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
+    context = logged_in_context(browser, live_server, user, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -5,11 +5,11 @@ line. Screenshots go to artifacts_dir/screenshots/small-*.png."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from interviews import services as mock_services
 from learning import services
 from quizbank.models import MockStep
+from tests.conftest import logged_in_context
 from tests.learning.factories_learner import make_content, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,14 +44,10 @@ def shots(artifacts_dir):
 
 
 def _phone(browser, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(
-        viewport={"width": WIDTH, "height": 740}, device_scale_factor=2, is_mobile=True
-    )
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
+    context = logged_in_context(
+        browser, live_server, user,
+        viewport={"width": WIDTH, "height": 740}, device_scale_factor=2, is_mobile=True,
+    )  # fmt: skip
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

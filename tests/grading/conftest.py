@@ -8,6 +8,7 @@ service sent, to which queue, with which countdown and time limits.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -161,30 +162,31 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}?application_name={WORKER_APP}"
 
 
-@pytest.fixture
-def worker(postgres, redis_url, sandbox_image, artifacts_dir):
-    """A `celery worker` process on both grading queues, stopped after the test.
+@contextlib.contextmanager
+def celery_worker(postgres, redis_url: str, sandbox_image: str, log_path, *, queues: str,
+                  env: dict[str, str] | None = None):  # fmt: skip
+    """A `celery worker` process on `queues` against the test database, stopped after.
 
     It runs in its own process group so that its pool children are waited for too: the
     test database can only be dropped once none of them holds a connection.
     """
     import redis
 
-    redis.Redis.from_url(redis_url).delete("grade.cpu", "grade.gpu")  # stale messages
-    env = {
+    redis.Redis.from_url(redis_url).delete(*queues.split(","))  # stale messages
+    full_env = {
         **os.environ,
         "DATABASE_URL": database_url(postgres.settings_dict),
         "CELERY_BROKER_URL": redis_url,
         "SANDBOX_BACKEND": "docker",
         "SANDBOX_IMAGE": sandbox_image,
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
-    log_path = artifacts_dir / "e2e-celery-worker.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "grade.cpu,grade.gpu",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
          "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
@@ -197,6 +199,15 @@ def worker(postgres, redis_url, sandbox_image, artifacts_dir):
         _stop_group(proc)
         log.close()
         _wait_for_sessions_to_end(postgres)
+
+
+@pytest.fixture
+def worker(postgres, redis_url, sandbox_image, artifacts_dir):
+    """A `celery worker` process on both grading queues, stopped after the test."""
+    log_path = artifacts_dir / "e2e-celery-worker.log"
+    with celery_worker(postgres, redis_url, sandbox_image, log_path,
+                       queues="grade.cpu,grade.gpu") as log:  # fmt: skip
+        yield log
 
 
 def _wait_for_sessions_to_end(connection, timeout_s: float = 15.0) -> None:
