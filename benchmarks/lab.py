@@ -8,7 +8,7 @@ With --sandbox it runs one whole lab the way the worker does (the Docker or bubb
 sandbox, SANDBOX_BACKEND; the given depths and steps) and prints its wall time, when the
 first progress record and each network's last one arrived, and how many records came.
 
-usage: python benchmarks/lab.py [--depths 8,20,56] [--steps 150] [--seed 1] [--sandbox]
+usage: python benchmarks/lab.py [--depths 20,56] [--steps 200] [--seed 1] [--sandbox]
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import torch  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--depths", default="8,20,56")
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--depths", default="20,56")
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sandbox", action="store_true", help="one whole lab in the sandbox")
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,7 @@ def _context(request: HttpRequest, slug: str, refused: str = "") -> dict:
         "refused": refused,
         "layers": [6 * n + 2 for n in defaults["ns"]],
         "defaults": defaults,
+        "on_gpu": settings.GRADING_GPU,
         "findings": services.findings(run.result) if run and run.result else None,
         "chart_data": run.result if run and run.result else progress,
         "progress": progress,

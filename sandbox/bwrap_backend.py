@@ -258,13 +258,16 @@ class BwrapBackend:
         process, output = running.process, running.output
         output.listen(job.on_stdout)  # a waiter's output exists before its job
         started = time.monotonic()
-        timed_out = False
+        timed_out = cancelled = False
         try:
             # Sent from a thread: a stuck reader inside must not stop the clock out here.
             payload = pack_files(job.files)
             threading.Thread(target=_send, args=(process.stdin, payload), daemon=True).start()
             deadline = started + limits.wall_s
             while process.poll() is None and not output.over_cap.is_set():
+                if job.cancel is not None and job.cancel.is_set():
+                    cancelled = True
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
@@ -287,6 +290,7 @@ class BwrapBackend:
             code=code,
             timed_out=timed_out,
             oom=oom,
+            cancelled=cancelled,
             wall=wall,
             backend=self.name,
             image=None,

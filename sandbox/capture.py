@@ -100,6 +100,7 @@ def job_result(
     timed_out: bool,
     oom: bool,
     killed_from_outside: str | None = None,
+    cancelled: bool = False,
     wall: float,
     backend: str,
     image: str | None,
@@ -107,7 +108,9 @@ def job_result(
     """Turn what was observed from outside into a status; the order decides ties."""
     signal = code - 128 if code is not None and code > 128 else None
     detail = ""
-    if output.over_cap.is_set():
+    if cancelled:
+        status = Status.CANCELLED  # the caller asked: nothing else about the run matters
+    elif output.over_cap.is_set():
         status = Status.OUTPUT_LIMIT
     elif timed_out:
         status = Status.TIMEOUT

@@ -269,12 +269,15 @@ class DockerBackend:
         # Wall-clock time, for the engine's event log (monotonic time means nothing to it).
         since = time.time() - EVENT_CLOCK_SLACK_S
         started = time.monotonic()
-        timed_out = killed_by_us = False
+        timed_out = killed_by_us = cancelled = False
         try:
             # Sent from a thread: a stuck reader inside must not stop the clock out here.
             threading.Thread(target=send, args=(sock, pack_files(job.files)), daemon=True).start()
             deadline = started + limits.wall_s
             while not finished.is_set() and not output.over_cap.is_set():
+                if job.cancel is not None and job.cancel.is_set():
+                    cancelled = True
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
@@ -308,6 +311,7 @@ class DockerBackend:
             timed_out=timed_out,
             oom=oom,
             killed_from_outside=outside,
+            cancelled=cancelled,
             wall=wall,
             backend=self.name,
             image=self.image,

@@ -78,6 +78,10 @@ class WarmPool(Generic[W]):
         self._waiting: dict[PoolKey, list[W]] = {}
         self._filling: set[PoolKey] = set()
         self._lock = threading.Lock()
+        self._fills_done = threading.Condition(self._lock)
+        # Bumped by each drain: a fill that started before it destroys what it started
+        # instead of adding it, so nothing of the pool outlives a drain.
+        self._epoch = 0
         _POOLS.append(self)
 
     def waiting(self, key: PoolKey) -> list[W]:
@@ -111,34 +115,45 @@ class WarmPool(Generic[W]):
             if key in self._filling or len(self._waiting.get(key, [])) >= pool_size():
                 return
             self._filling.add(key)
+            epoch = self._epoch
 
         def fill() -> None:
             try:
                 while True:
                     with self._lock:
-                        if len(self._waiting.get(key, [])) >= pool_size():
+                        if self._epoch != epoch or len(self._waiting.get(key, [])) >= pool_size():
                             return
                     waiter = start()
                     if not waiter.warmed(WARM_START_S):
                         waiter.discard()
                         return
                     with self._lock:
-                        self._waiting.setdefault(key, []).append(waiter)
+                        current = self._epoch == epoch
+                        if current:
+                            self._waiting.setdefault(key, []).append(waiter)
+                    if not current:  # drained while it started: never joins the pool
+                        waiter.discard()
+                        return
             except Exception:
                 pass  # the next job runs cold and tries again
             finally:
                 with self._lock:
                     self._filling.discard(key)
+                    self._fills_done.notify_all()
 
         threading.Thread(target=fill, daemon=True, name=f"{self.name}-pool").start()
 
-    def drain(self) -> int:
-        """Destroy every waiter of this pool; returns how many."""
+    def drain(self, wait_s: float = 30.0) -> int:
+        """Destroy every waiter of this pool, and wait (up to `wait_s`) for fills under way
+        to destroy what they were starting; returns how many waiters were destroyed."""
         with self._lock:
+            self._epoch += 1
             waiting = [w for ws in self._waiting.values() for w in ws]
             self._waiting.clear()
         for waiter in waiting:
             waiter.discard()
+        with self._fills_done:
+            self._fills_done.wait_for(lambda: not self._filling, timeout=wait_s)
         return len(waiting)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ class Status(enum.StrEnum):
     MEMORY_LIMIT = "memory_limit"  # the memory cgroup / rlimit killed it
     OUTPUT_LIMIT = "output_limit"  # stdout or stderr went past its cap
     SANDBOX_ERROR = "sandbox_error"  # the backend failed: retry, do not blame the code
+    CANCELLED = "cancelled"  # the caller set Job.cancel: stopped on request, not retried
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,12 +41,15 @@ class Job:
     sandbox's interpreter. `on_stdout`, if given, is called with each chunk of stdout
     the job writes (within the cap) while it runs, on the backend's reader thread: raw,
     untrusted bytes for a caller that shows progress; the RunResult is unchanged.
+    `cancel`, if given, is watched while the job runs: once it is set the job is killed
+    and the run ends as CANCELLED (a learner stopped a lab, say).
     """
 
     files: dict[str, bytes]
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     on_stdout: Callable[[bytes], None] | None = field(default=None, compare=False, repr=False)
+    cancel: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

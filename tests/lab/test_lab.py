@@ -37,7 +37,7 @@ def test_at_the_cpu_defaults_the_reference_block_shows_what_the_page_claims():
     settings = {**services.lab_defaults(), "seed": 1, "classes": 10}
     result = _harness().run_lab(BasicBlock, services.digits(), settings)
     found = services.findings(result)
-    assert found["depths"] == [8, 20]
+    assert found["depths"] == [20, 56]
     # The deeper plain network trains worse; the deeper residual one does not.
     assert found["degradation"] is True, found
     # Gradient norms spread across a plain network's blocks more as it deepens.
@@ -179,6 +179,48 @@ def test_the_worker_stores_partial_curves_while_the_block_trains(settings, sandb
         assert net["state"] == "done" and net["step"] == 60
         assert net["train_loss"] == [round(v, 5) for v in final["train_loss"]]
         assert net["grad_norms"] == final["grad_norms"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.docker
+def test_cancelling_a_running_lab_stops_its_sandbox(settings, sandbox_image, django_user_model):
+    """The learner cancels from the page (another connection) while the worker trains: the
+    worker's sandbox is killed within seconds, the run stays cancelled, nothing is stored
+    over it, and the learner can start the next lab at once."""
+    import threading
+    import time
+
+    settings.SANDBOX_BACKEND, settings.SANDBOX_IMAGE = "docker", sandbox_image
+    settings.LAB_PROGRESS_EVERY_S = 0.5
+    user = django_user_model.objects.create_user(username="labber4", password="lab-pass-123")
+    Submission.objects.create(user=user, exercise="basic-block", code=REFERENCE,
+                              kind="submit", status="passed")  # fmt: skip
+    run = services.lab_start(user=user, exercise="basic-block", seed=4, enqueue=False)
+    # Long enough that it would run for minutes if nothing stopped it.
+    LabRun.objects.filter(pk=run.pk).update(
+        settings={"ns": [3, 9], "steps": 3000, "batch": 64, "lr": 0.05, "every": 10, "seed": 4}
+    )
+    box: dict = {}
+    worker = threading.Thread(target=lambda: box.update(run=services.lab_run(run_id=run.pk)))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the first progress is stored: training
+        row = LabRun.objects.filter(pk=run.pk).values("status", "progress").first()
+        if row["status"] == "running" and row["progress"]:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the lab never reported progress")
+    asked = time.monotonic()
+    assert services.lab_cancel(user=user, run_id=run.pk)
+    worker.join(60)
+    assert not worker.is_alive(), "the worker's lab went on after the cancel"
+    stopped_after = time.monotonic() - asked
+    assert stopped_after < 5, f"{stopped_after:.1f} s from the cancel to the sandbox's end"
+    done = box["run"]
+    assert done.status == "cancelled" and done.result == {}
+    again = services.lab_start(user=user, exercise="basic-block", enqueue=False)
+    assert again.status == "queued"
 
 
 @pytest.mark.django_db

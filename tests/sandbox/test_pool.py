@@ -206,6 +206,34 @@ def test_a_new_generation_drains_the_waiters_of_the_old_one(pooled):
     assert _gone(pooled, waiter)
 
 
+def test_a_waiter_still_starting_when_the_pool_is_drained_never_joins_it(pooled, monkeypatch):
+    """A drain (worker shutdown, a test's teardown) while a refill is importing torch: the
+    drain waits for that fill, which destroys its sandbox instead of adding it, so nothing
+    of the pool outlives the drain."""
+    limits = Limits(wall_s=30)
+    job = _job(LIGHT)
+    key = _key(pooled, job, limits)
+    the_pool = _pool_of(pooled)
+    started: list = []
+    refill = the_pool.refill
+
+    def spying_refill(k, start):
+        refill(k, lambda: started.append(start()) or started[-1])
+
+    monkeypatch.setattr(the_pool, "refill", spying_refill)
+    pooled._refill(key, job, limits)
+    deadline = time.monotonic() + 60
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert started, "the refill never started a sandbox"
+    assert not started[0].output.waiting.is_set(), "its imports were done already"
+    the_pool.drain()
+    assert the_pool.waiting(key) == []
+    assert _destroyed(pooled, started[0]) or _gone(pooled, started[0], timeout=2)
+    time.sleep(1)
+    assert the_pool.waiting(key) == [] and len(started) == 1
+
+
 def test_a_job_with_too_little_memory_for_the_waiters_imports_runs_cold(pooled):
     limits = Limits(wall_s=30, memory_mb=pool.POOL_MIN_MEMORY_MB - 1)
     assert not pooled.run(_job(LIGHT), limits).warm

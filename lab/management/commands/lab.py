@@ -1,4 +1,4 @@
-"""`manage.py lab EXERCISE FILE [--depths 8,20] [--steps N] [--seed S] [--json]`."""
+"""`manage.py lab EXERCISE FILE [--depths 20,56] [--steps N] [--seed S] [--json]`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:  # noqa: ANN001 - Django's parser
         parser.add_argument("exercise", choices=sorted(services.BLOCKS))
         parser.add_argument("file")
-        parser.add_argument("--depths", default="", help="layers, 6n+2 each, e.g. 8,20")
+        parser.add_argument("--depths", default="", help="layers, 6n+2 each, e.g. 20,56")
         parser.add_argument("--steps", type=int)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", action="store_true")
