@@ -23,7 +23,7 @@ from sandbox.types import Job, Limits
 
 # A waiter older than this is never handed a job (its own clock covers this long a wait).
 POOL_MAX_AGE_S = 600.0
-# A waiter holds about 185 MB (torch, numpy, sympy) inside its job's memory limit: a job
+# A waiter holds about 185 MB (torch, numpy) inside its job's memory limit: a job
 # with a tighter limit than this runs cold, so that its room is not taken by our imports.
 POOL_MIN_MEMORY_MB = 768
 # A waiter joins the pool only once its imports are done (WAITING said); one that takes

@@ -26,8 +26,8 @@ def _uniform01(seed: int, key: str, count: int) -> np.ndarray:
     base = (seed * 0x9E3779B97F4A7C15 + zlib.crc32(key.encode()) * 0xD1B54A32D192ED03) & MASK64
     out = np.empty(count, dtype=np.float64)
     # In place, in chunks that stay in the CPU's cache, two scratch arrays reused: the same
-    # numbers as the plain expression, a ResNet-50's 25 M weights in 0.11 s instead of
-    # 0.36 s (they are drawn twice per grading, inside the sandbox and in the worker).
+    # numbers as the plain expression, a ResNet-50's 25 M weights in a third of the time
+    # (they are drawn twice per grading, inside the sandbox and in the worker).
     z = np.empty(min(count, _CHUNK), dtype=np.uint64)
     scratch = np.empty_like(z)
     for start in range(0, count, _CHUNK):
@@ -44,7 +44,9 @@ def _uniform01(seed: int, key: str, count: int) -> np.ndarray:
         zc ^= sc
         zc >>= np.uint64(11)
         chunk = out[start : start + n]
-        chunk[:] = zc
+        # Below 2**53 after the shift, so read as int64: the same values, and numpy
+        # converts int64 to float64 a fifth faster than uint64.
+        chunk[:] = zc.view(np.int64)
         chunk *= 2.0**-53
     return out
 

@@ -218,11 +218,13 @@ def _checked(module, spec: dict) -> nn.Module:
 
 
 def _state(spec: dict, arrays: dict, module: nn.Module) -> dict[str, np.ndarray]:
-    """The weights a probe loads: given as arrays, or drawn from a seed for each entry."""
+    """The weights a probe loads, as arrays of its own (the module may change them in
+    place): copies of those given, or drawn from a seed for each entry (fresh already,
+    a ResNet's 37 M values: not copied again)."""
     weights = spec["weights"]
     if weights == "arrays":
         prefix = spec.get("arrays", spec["id"]) + "/sd/"
-        return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: np.array(v) for k, v in arrays.items() if k.startswith(prefix)}
     shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
     state = seeded_state(int(weights["seed"]), shapes)
     for name in weights.get("zero", []):
@@ -241,7 +243,7 @@ def _run_weighted(spec: dict, arrays: dict, module: nn.Module, device, dtype, as
             own = module.state_dict()
             tensors = {}
             for k, v in state.items():
-                t = _from_numpy(np.array(v))
+                t = _from_numpy(np.asarray(v))
                 mine = own.get(k)
                 if mine is not None:
                     t = t.to(device=device, dtype=dtype if mine.is_floating_point() else mine.dtype)
@@ -252,7 +254,7 @@ def _run_weighted(spec: dict, arrays: dict, module: nn.Module, device, dtype, as
                 raise RuntimeError("parts of the module are not in its state dict")
         else:
             module = module.to(device=device, dtype=dtype)
-            tensors = {k: _from_numpy(np.array(v)) for k, v in state.items()}
+            tensors = {k: _from_numpy(np.asarray(v)) for k, v in state.items()}
             module.load_state_dict(tensors, strict=True)
         module.train(spec.get("mode", "eval") == "train")
     except BaseException as exc:
@@ -275,7 +277,13 @@ def _run_weighted(spec: dict, arrays: dict, module: nn.Module, device, dtype, as
                 names = [n for n, p in params.items() if p.requires_grad]
                 if not spec.get("param_grads", True):
                     names = []  # a full network's gradients would not fit the output cap
-                grads = _autograd_grad(y, [xg] + [params[n] for n in names], g, allow_unused=True)
+                # The gradient of sum(y * g): J^T g, what grad(y, ..., g) gives, bit for bit
+                # (the chain rule multiplies g by the scalar's seed, 1). Given g as a tensor,
+                # torch would import its symbolic-shapes machinery (sympy, some 490 modules:
+                # 0.3-0.7 s of CPU in every sandbox, whose waiter would have to preload it).
+                weighted = (y * g).sum()
+                wrt = [xg] + [params[n] for n in names]
+                grads = _autograd_grad(weighted, wrt, allow_unused=True)
                 out["dx"] = np.zeros(tuple(x.shape)) if grads[0] is None else _host(grads[0])
                 out["dparams"] = {
                     n: (np.zeros(tuple(params[n].shape)) if gr is None else _host(gr))

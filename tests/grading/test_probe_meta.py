@@ -173,3 +173,39 @@ def test_a_float32_probe_loads_float32_weights_on_the_meta_path(monkeypatch):
     )
     measure([spec], arrays, solution)
     assert built == [True]
+
+
+def test_the_probes_import_nothing_that_a_warm_waiter_did_not_preload():
+    """Every exercise's probes, run on its reference in a fresh interpreter that imported
+    only what a warm waiter preloads: torch loads nothing more (above all not sympy with
+    its symbolic shapes, 0.3-0.7 s of CPU), so no sandbox pays for imports in its job."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    code = textwrap.dedent(
+        """
+        import importlib, json, sys
+        from sandbox.bootstrap import PRELOAD
+        for name in PRELOAD:
+            importlib.import_module(name)
+        from grading.exercises import all_exercises
+        from grading.harness import probes_module
+        probes = probes_module()
+        plans = [(ex, ex.build(seed=2, sample=s)) for ex in all_exercises() for s in (1, 0)]
+        refs = [ex.reference_module() for ex, _ in plans]
+        before = set(sys.modules)
+        for (ex, plan), ref in zip(plans, refs):
+            probes.measure(plan.probes, plan.arrays, ref)
+        new = set(sys.modules) - before
+        print(json.dumps(sorted(m for m in new if m.split(".")[0] in ("torch", "sympy"))))
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []
