@@ -274,8 +274,9 @@ def lab_run(*, run_id: int) -> LabRun | None:
     run = LabRun.objects.get(pk=run_id)
     progress = LabProgress(run.settings)
     cancel = threading.Event()
-    every_s = float(settings.LAB_PROGRESS_EVERY_S)
-    with storing_progress(run_id, progress, every_s=every_s, cancel=cancel):
+    with storing_progress(
+        run_id, progress, every_s=float(settings.LAB_PROGRESS_EVERY_S), cancel=cancel
+    ):
         result, problem, wall = lab_execute(
             code=run.code,
             exercise=run.exercise,

@@ -265,7 +265,7 @@ class BwrapBackend:
             threading.Thread(target=_send, args=(process.stdin, payload), daemon=True).start()
             deadline = started + limits.wall_s
             while process.poll() is None and not output.over_cap.is_set():
-                if job.cancel is not None and job.cancel.is_set():
+                if job.cancel_requested():
                     cancelled = True
                     break
                 left = deadline - time.monotonic()

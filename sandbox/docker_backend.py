@@ -275,7 +275,7 @@ class DockerBackend:
             threading.Thread(target=send, args=(sock, pack_files(job.files)), daemon=True).start()
             deadline = started + limits.wall_s
             while not finished.is_set() and not output.over_cap.is_set():
-                if job.cancel is not None and job.cancel.is_set():
+                if job.cancel_requested():
                     cancelled = True
                     break
                 left = deadline - time.monotonic()

@@ -51,6 +51,9 @@ class Job:
     on_stdout: Callable[[bytes], None] | None = field(default=None, compare=False, repr=False)
     cancel: threading.Event | None = field(default=None, compare=False, repr=False)
 
+    def cancel_requested(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunResult:

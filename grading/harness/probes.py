@@ -217,7 +217,7 @@ def _checked(module, spec: dict) -> nn.Module:
     return module
 
 
-def _state(spec: dict, arrays: dict, module: nn.Module) -> dict[str, np.ndarray]:
+def _state(spec: dict, arrays: dict, own: dict) -> dict[str, np.ndarray]:
     """The weights a probe loads, as arrays of its own (the module may change them in
     place): copies of those given, or drawn from a seed for each entry (fresh already,
     a ResNet's 37 M values: not copied again)."""
@@ -225,7 +225,7 @@ def _state(spec: dict, arrays: dict, module: nn.Module) -> dict[str, np.ndarray]
     if weights == "arrays":
         prefix = spec.get("arrays", spec["id"]) + "/sd/"
         return {k[len(prefix) :]: np.array(v) for k, v in arrays.items() if k.startswith(prefix)}
-    shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
+    shapes = {k: list(v.shape) for k, v in own.items()}
     state = seeded_state(int(weights["seed"]), shapes)
     for name in weights.get("zero", []):
         if name in state:
@@ -238,9 +238,9 @@ def _run_weighted(spec: dict, arrays: dict, module: nn.Module, device, dtype, as
     out: dict = {"errors": {}}
     source = spec.get("arrays", spec["id"])
     try:
-        state = _state(spec, arrays, module)
+        own = module.state_dict()  # the module's own entries: names, shapes, dtypes
+        state = _state(spec, arrays, own)
         if assign:
-            own = module.state_dict()
             tensors = {}
             for k, v in state.items():
                 t = _from_numpy(np.asarray(v))
