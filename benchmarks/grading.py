@@ -25,7 +25,9 @@ the Docker sandbox image. --exercise narrows phase 1 and the mix of phases 2-3.
 
 With --profile FILE, py-spy (a dev dependency) samples the worker's processes through
 the throughput batch and the functions that took the most CPU are printed (collapsed
-stacks saved to FILE).
+stacks saved to FILE). The throughput phase always prints how busy the machine's CPUs
+were and the CPU seconds each submission cost: inside the sandboxes (the engine's
+cgroup of all containers), in the worker's processes, and the rest of the machine.
 
 usage: python benchmarks/grading.py [--runs 5] [--pause 3] [--exercise SLUG ...]
        [--batch 60] [--rss-total 500] [--backend docker] [--skip latency,throughput,rss]
@@ -308,10 +310,86 @@ def print_profile(spy: subprocess.Popen, path: str, top: int = 25) -> None:
         log(f"  {100 * count / max(total, 1):5.1f}%  {frame}")
 
 
+# --- where the CPU goes during the throughput batch -----------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+# The engine's parent cgroup of every container (cgroupfs driver, v1 then v2): it keeps
+# counting the CPU of containers already removed.
+_CONTAINER_CPU = (
+    (Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"), 1e-9),
+    (Path("/sys/fs/cgroup/docker/cpu.stat"), 1e-6),
+)
+
+
+def _machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (not idle, not waiting on I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / _TICK
+
+
+def _containers_cpu() -> float | None:
+    for path, unit in _CONTAINER_CPU:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.name == "cpu.stat":
+            text = next(
+                line.split()[1] for line in text.splitlines() if line.startswith("usage_usec")
+            )
+        return int(text) * unit
+    return None
+
+
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds of the live processes of one process group (the worker's)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                text = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid:
+                total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def cpu_sample(worker: Worker) -> dict[str, float | None]:
+    return {
+        "machine": _machine_cpu(),
+        "containers": _containers_cpu(),
+        "worker": _group_cpu(worker.proc.pid),
+    }
+
+
+def cpu_split(before: dict, after: dict, *, jobs: int, seconds: float) -> dict:
+    """CPU seconds per graded submission: inside the sandboxes (their whole life: start,
+    imports, the job), in the worker's processes (Celery, the reference, the pool's
+    client side), and the rest of the machine (the container engine, Postgres, Redis,
+    this script); and how busy the machine's CPUs were."""
+    spent = {
+        k: after[k] - before[k] for k in after if after[k] is not None and before[k] is not None
+    }
+    split = {
+        "busy_fraction": round(spent["machine"] / (seconds * (os.cpu_count() or 1)), 3),
+        "per_submission_s": {"all": round(spent["machine"] / jobs, 3)},
+    }
+    parts = split["per_submission_s"]
+    rest = spent["machine"]
+    for part in ("containers", "worker"):
+        if part in spent:
+            parts[part] = round(spent[part] / jobs, 3)
+            rest -= spent[part]
+    parts["rest"] = round(rest / jobs, 3)
+    return split
+
+
 def throughput_and_rss(
     submitter: Submitter, slugs: list[str], *, batch: int, rss_total: int, backend: str,
     measure_rss: bool, profile: str | None = None,
-) -> tuple[float | None, dict[str, float]]:  # fmt: skip
+) -> tuple[float | None, dict[str, float], dict]:  # fmt: skip
     source = mix(slugs)
     rss: dict[str, float] = {}
     graded = 0
@@ -322,6 +400,7 @@ def throughput_and_rss(
         graded += len(ids)
         time.sleep(5)  # the pools refill
         spy = start_profile(worker.proc.pid, profile) if profile else None
+        cpu_before = cpu_sample(worker)
         started = time.monotonic()
         jobs = [next(source) for _ in range(batch)]
         ids = [submitter.submit(slug, code) for slug, _, code in jobs]
@@ -333,6 +412,9 @@ def throughput_and_rss(
 
         verdicts = submitter.wait(ids, on_progress=at_50)
         elapsed = time.monotonic() - started
+        cpu = cpu_split(cpu_before, cpu_sample(worker), jobs=len(ids), seconds=elapsed)
+        log(f"CPU during the batch: {100 * cpu['busy_fraction']:.0f}% busy; CPU seconds per "
+            f"submission: {cpu['per_submission_s']}")  # fmt: skip
         if spy is not None and profile:
             print_profile(spy, profile)
         per_min = round(len(ids) / elapsed * 60, 1)
@@ -345,7 +427,7 @@ def throughput_and_rss(
             + (f"; unexpected verdicts {wrongly[:5]}" if wrongly else ""))  # fmt: skip
         graded += len(ids)
         if not measure_rss:
-            return per_min, rss
+            return per_min, rss, cpu
         # Memory: the same worker goes on with the same mix, a batch in flight at a time.
         for mark in (50, rss_total):
             if mark == 50 and "after_50" in rss:
@@ -357,7 +439,7 @@ def throughput_and_rss(
             key = f"after_{mark}" if mark == 50 else f"after_{rss_total}"
             rss[key] = round(worker.rss_mb(), 1)
             log(f"worker RSS after {graded} submissions: {rss[key]} MB")
-    return per_min, rss
+    return per_min, rss, cpu
 
 
 def main() -> int:
@@ -388,13 +470,18 @@ def main() -> int:
         if "latency" in skip
         else latency(submitter, slugs, runs=args.runs, pause=args.pause, backend=args.backend)
     )
-    per_min, rss = (None, {})
+    per_min, rss, cpu = (None, {}, {})
     if "throughput" not in skip:
-        per_min, rss = throughput_and_rss(
+        per_min, rss, cpu = throughput_and_rss(
             submitter, slugs, batch=args.batch, rss_total=args.rss_total, backend=args.backend,
             measure_rss="rss" not in skip, profile=args.profile,
         )  # fmt: skip
-    report = {"exercises": exercises, "throughput_per_min": per_min, "rss_mb": rss}
+    report = {
+        "exercises": exercises,
+        "throughput_per_min": per_min,
+        "rss_mb": rss,
+        "throughput_cpu": cpu,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -403,6 +490,9 @@ def main() -> int:
         w, c = modes["warm"], modes["cold"]
         print(f"{slug:<20} {w['p50']:9.2f} {w['p95']:9.2f} {c['p50']:9.2f} {c['p95']:9.2f}")
     print(f"throughput (two worker processes): {per_min} graded per minute")
+    if cpu:
+        print(f"CPU during it: {100 * cpu['busy_fraction']:.0f}% busy; seconds per submission "
+              f"{cpu['per_submission_s']}")  # fmt: skip
     print(f"worker RSS: {rss}")
     return 0
 

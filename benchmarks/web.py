@@ -18,7 +18,8 @@ worktree, e.g. of main) on its own fresh copy of the same data, so both figures 
 from one run on one machine; each phase is cut into --rounds windows in which the two
 servers take turns, so that the machine's other load falls on both alike. Every database, server and process it made is removed at
 the end. Figures depend on the machine and on whatever else runs on it: the load
-average is printed with them.
+average is printed with them, and so is the CPU each request cost the server (gunicorn),
+Postgres and this load generator, which shares the machine's cores with them.
 
 usage: python benchmarks/web.py [--learners 50] [--think 1.0] [--duration 30]
            [--closed 6] [--closed-duration 20] [--workers 3] [--rounds 3]
@@ -287,7 +288,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def summary(samples: Samples, seconds: float) -> dict:
+def summary(samples: Samples, seconds: float, cpu: dict[str, float] | None = None) -> dict:
     pages = {}
     total = 0
     for page in PAGES:
@@ -308,6 +309,12 @@ def summary(samples: Samples, seconds: float) -> dict:
         "requests": total,
         "errors": sum(samples.errors.values()),
         "p95_ms_all": round(_percentile(every, 0.95) * 1000, 1) if every else None,
+        # CPU milliseconds per request served, by who spent them (cpu_sample)
+        "cpu_ms_per_request": {
+            part: round(spent * 1000 / total, 1) for part, spent in (cpu or {}).items()
+        }
+        if total
+        else {},
         "pages": pages,
     }
 
@@ -359,6 +366,42 @@ def closed_loop(people, port: int, samples: Samples, *, clients: int, duration: 
     return time.monotonic() - start
 
 
+# --- where the CPU goes ------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(match) -> float:
+    """CPU seconds (user + system) of the live processes for which match(comm, pgrp)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # ended meanwhile
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        if match(comm, int(fields[2])):
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def cpu_sample(server: Server) -> dict[str, float]:
+    """CPU seconds so far of the server (its gunicorn process group), of Postgres (every
+    postgres process: the server's connections live through a run) and of this load
+    generator; the difference of two samples is what a window cost."""
+    pgid = server.process.pid if server.process else -1
+    me = os.times()
+    return {
+        "server": _process_cpu(lambda comm, pgrp: pgrp == pgid),
+        "postgres": _process_cpu(lambda comm, pgrp: comm.startswith("postgres")),
+        "load_generator": me.user + me.system,
+    }
+
+
 # --- a run -------------------------------------------------------------------------------
 
 
@@ -382,6 +425,11 @@ def measure(trees, *, args, admin_url: str, template: str, people, env, log) -> 
             closed_loop(people, server.port, Samples(), clients=args.workers, duration=args.warmup)
         samples = {label: {"open": Samples(), "closed": Samples()} for label in servers}
         seconds = {label: {"open": 0.0, "closed": 0.0} for label in servers}
+        cpu = {
+            label: {phase: dict.fromkeys(("server", "postgres", "load_generator"), 0.0)
+                    for phase in ("open", "closed")}
+            for label in servers
+        }  # fmt: skip
         loads = {label: [] for label in servers}
         for phase in ("open", "closed"):
             for turn in range(args.rounds):
@@ -390,6 +438,7 @@ def measure(trees, *, args, admin_url: str, template: str, people, env, log) -> 
                     port = servers[label].port
                     loads[label].append(round(os.getloadavg()[0], 2))
                     log(f"  {phase} loop, round {turn + 1}/{args.rounds}: {label}")
+                    before = cpu_sample(servers[label])
                     if phase == "open":
                         took = open_loop(
                             people, port, samples[label]["open"], learners=args.learners,
@@ -401,12 +450,17 @@ def measure(trees, *, args, admin_url: str, template: str, people, env, log) -> 
                             duration=args.closed_duration / args.rounds,
                         )  # fmt: skip
                     seconds[label][phase] += took
+                    after = cpu_sample(servers[label])
+                    for part in after:
+                        cpu[label][phase][part] += after[part] - before[part]
         return {
             label: {
                 "code": str(server.code),
                 "loadavg_1min_per_window": loads[label],
-                "open": summary(samples[label]["open"], seconds[label]["open"]),
-                "closed": summary(samples[label]["closed"], seconds[label]["closed"]),
+                "open": summary(samples[label]["open"], seconds[label]["open"], cpu[label]["open"]),
+                "closed": summary(
+                    samples[label]["closed"], seconds[label]["closed"], cpu[label]["closed"]
+                ),
             }
             for label, server in servers.items()
         }
@@ -427,6 +481,9 @@ def print_run(label: str, run: dict) -> None:
             f"   {phase} loop: {result['requests_per_s']} requests/s, {result['requests']} "
             f"requests, {result['errors']} errors, p95 over the mix {result['p95_ms_all']} ms"
         )
+        spent = result["cpu_ms_per_request"]
+        if spent:
+            print("   CPU ms per request: " + ", ".join(f"{k} {v}" for k, v in spent.items()))
         print(f"   {'page':<14} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}")
         for page, row in result["pages"].items():
             print(

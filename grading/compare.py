@@ -219,5 +219,22 @@ def close(got: np.ndarray, want: np.ndarray, *, rtol: float, atol: float) -> tup
     )
 
 
+def close_scaled(got: np.ndarray, want: np.ndarray, tol: dict) -> tuple[bool, str]:
+    """Like compare.close; `atol_of_max` scales the absolute part by the array's size."""
+    if got.shape != want.shape:
+        return False, f"shape {tuple(got.shape)} where {tuple(want.shape)} was expected"
+    scale = float(np.abs(want).max(initial=0.0))
+    atol = tol.get("atol", 0.0) + tol.get("atol_of_max", 0.0) * scale
+    diff = np.abs(got - want)
+    bound = atol + tol["rtol"] * np.abs(want)
+    if np.all(diff <= bound):  # NaN fails here too
+        return True, f"max abs error {float(diff.max(initial=0.0)):.1e}"
+    bad = int(np.count_nonzero(~(diff <= bound)))
+    return (
+        False,
+        f"{bad} of {diff.size} values are off (max abs error {float(np.nanmax(diff)):.2e})",
+    )
+
+
 def fmt_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"

@@ -13,3 +13,8 @@ class QuizbankConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "quizbank"
     verbose_name = "Quiz bank"
+
+    def ready(self) -> None:
+        from quizbank.revision import revision_connect
+
+        revision_connect()

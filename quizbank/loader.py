@@ -44,6 +44,7 @@ from quizbank.content_writes import (
     write_skills,
 )
 from quizbank.models import Chapter, ExerciseStatement, Problem
+from quizbank.revision import revision_batched
 
 
 def bank_load(*, folders: list[Path] | None = None) -> LoadReport:
@@ -73,10 +74,12 @@ def bank_load(*, folders: list[Path] | None = None) -> LoadReport:
         by_slug[slug] = plan
     report = LoadReport()
     report.warnings = content_check_latex(plans=plans)
-    with transaction.atomic():
+    with transaction.atomic(), revision_batched() as batch:
         for plan in plans:
             _write_chapter(plan, report)
             report.chapters.append(plan.chapter["slug"])
+        if report.written:
+            batch.mark()  # retiring is a bulk update, which sends no signal
     return report
 
 

@@ -17,6 +17,10 @@ class Chapter(models.Model):
     content_hash = models.CharField(max_length=64, blank=True)
     loaded_at = models.DateTimeField(null=True, blank=True)
     retired = models.BooleanField(default=False)
+    # Bumped in the same transaction as any change to the bank's structure (quizbank/
+    # revision.py): pages that keep the plan's days, tasks and items in memory between
+    # requests compare it with the row they read anyway, so no process serves an edit late.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]

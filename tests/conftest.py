@@ -148,10 +148,14 @@ def free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters live in the cache: each test starts with none."""
+    """Rate-limit counters live in the cache: each test starts with none; nor does it
+    inherit the plan structure a test before it kept (its rows may have other ids now)."""
     from django.core.cache import cache
 
+    from learning.selectors.plan import review_days_forget
+
     cache.clear()
+    review_days_forget()
     yield
     cache.clear()
 

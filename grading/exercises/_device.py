@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grading.compare import Missing, array
+from grading.compare import Missing, array, close_scaled
 from grading.exercises import Check, TestPlan
 
 CATEGORY = "device"
@@ -100,23 +100,6 @@ def _label(plan: TestPlan, pid: str) -> str:
         if check.probe == pid and check.name.startswith("output values, "):
             return check.name.removeprefix("output values, ")
     return pid
-
-
-def close_scaled(got: np.ndarray, want: np.ndarray, tol: dict) -> tuple[bool, str]:
-    """Like compare.close; `atol_of_max` scales the absolute part by the array's size."""
-    if got.shape != want.shape:
-        return False, f"shape {tuple(got.shape)} where {tuple(want.shape)} was expected"
-    scale = float(np.abs(want).max(initial=0.0))
-    atol = tol.get("atol", 0.0) + tol.get("atol_of_max", 0.0) * scale
-    diff = np.abs(got - want)
-    bound = atol + tol["rtol"] * np.abs(want)
-    if np.all(diff <= bound):  # NaN fails here too
-        return True, f"max abs error {float(diff.max(initial=0.0)):.1e}"
-    bad = int(np.count_nonzero(~(diff <= bound)))
-    return (
-        False,
-        f"{bad} of {diff.size} values are off (max abs error {float(np.nanmax(diff)):.2e})",
-    )
 
 
 _HINT = (

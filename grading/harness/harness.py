@@ -17,6 +17,7 @@ engine also imports this file to measure the reference with the same probe code.
 from __future__ import annotations
 
 import base64
+import gc
 import importlib.util
 import json
 import math
@@ -115,6 +116,10 @@ def main() -> int:
     result_fd = os.dup(1)
     os.dup2(2, 1)
     torch.set_num_threads(1)
+    # Everything alive now (torch, numpy, the harness: about a million objects) lives to
+    # the end of this one-shot process: out of the collector's sight, a full collection
+    # while the probes build networks takes milliseconds instead of some 50 ms each.
+    gc.freeze()
     # Device tests need the GPU the sandbox was to give. Without it nothing of the
     # candidate's runs: the worker reports our failure, never a CPU run in its place.
     devices = {str(p.get("device", "cpu")) for p in plan["probes"]}

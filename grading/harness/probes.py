@@ -226,7 +226,8 @@ def _state(spec: dict, arrays: dict, own: dict) -> dict[str, np.ndarray]:
         prefix = spec.get("arrays", spec["id"]) + "/sd/"
         return {k[len(prefix) :]: np.array(v) for k, v in arrays.items() if k.startswith(prefix)}
     shapes = {k: list(v.shape) for k, v in own.items()}
-    state = seeded_state(int(weights["seed"]), shapes)
+    dtype = np.float32 if spec.get("dtype") == "float32" else np.float64
+    state = seeded_state(int(weights["seed"]), shapes, dtype)
     for name in weights.get("zero", []):
         if name in state:
             state[name] = np.zeros_like(state[name])

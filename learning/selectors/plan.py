@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Max, Prefetch
 
 from learning import scheduling
@@ -71,18 +72,42 @@ def plan_last_reviews(*, plan: LearnerPlan) -> dict[int, dt.datetime]:
     return dict(rows)
 
 
-def _review_days(chapter: Chapter, *, named: bool):
+# The plan's structure is the same for every learner and changes only with the bank; it
+# is read for every dashboard, queue and plan page (a few hundred rows in five to seven
+# queries: half of those pages' time). Kept per process, keyed by the chapter's revision
+# (quizbank/revision.py), which the request has read anyway: an edit anywhere shows on the
+# next request of every process. The rows are shared between requests: read them only.
+_STRUCTURE: dict[tuple, list[ReviewDay]] = {}
+
+
+def review_days_forget() -> None:
+    """Drop the kept structure (tests whose database is rebuilt under the same ids)."""
+    _STRUCTURE.clear()
+
+
+def _review_days(chapter: Chapter, *, named: bool) -> list[ReviewDay]:
     """The chapter's live days with their live tasks and the tasks' items (with their
     part, which the card's heading shows); `named` adds what the task lines name
     (ReviewTask.named_problems / named_exercises, the mock), for pages that show them."""
+    key = (connection.settings_dict["NAME"], chapter.pk, chapter.revision, named)
+    days = _STRUCTURE.get(key)
+    if days is not None:
+        return days
     tasks = ReviewTask.objects.filter(retired=False)
     lookups: list = [Prefetch("tasks__items", queryset=Item.objects.select_related("part"))]
     if named:
         tasks = tasks.select_related("problem", "exercise", "mock")
         lookups += ["tasks__also_problems", "tasks__also_exercises"]
-    return ReviewDay.objects.filter(chapter=chapter, retired=False).prefetch_related(
-        Prefetch("tasks", queryset=tasks), *lookups
+    days = list(
+        ReviewDay.objects.filter(chapter=chapter, retired=False).prefetch_related(
+            Prefetch("tasks", queryset=tasks), *lookups
+        )
     )
+    # Only what is current is kept: an older revision is never asked for again.
+    for old in [k for k in _STRUCTURE if k[:2] == key[:2] and k[2] != key[2]]:
+        del _STRUCTURE[old]
+    _STRUCTURE[key] = days
+    return days
 
 
 def plan_checkpoints(
