@@ -51,7 +51,7 @@ def _freeze_once() -> None:
     """After a process's first grading: what it has loaded by then (Django, Celery, torch,
     numpy, the exercises: over a million objects) stays for its life. Out of the cyclic
     collector's sight, a full collection during a later grading takes milliseconds instead
-    of some 100 ms (resnet-builder's warm verdict: p95 0.68 -> see the README)."""
+    of some 100 ms."""
     global _FROZEN
     if not _FROZEN:
         _FROZEN = True
